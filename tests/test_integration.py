@@ -1,0 +1,125 @@
+"""The pipeline on the real pinned CPython: fetch, apply, build, run, refresh.
+
+Uses the fixture series in tests/fixtures/cpython-series (not the product
+series): patch 1 adds an overlay header and hooks it into Python/getversion.c
+(the patched interpreter's sys.version ends with a tag), patch 2 changes
+Python/bytecodes.c so the generated cases must be regenerated.
+
+Slow (a full CPython build; ccache makes the second side cheap).  Set
+QUICKEN_SKIP_INTEGRATION=1 to skip it locally.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from quicken import apply, build, config, refresh, source
+from quicken.cli import main
+from quicken.series import load as load_series
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "cpython-series"
+TAG = "quicken-fixture"
+NOP_MARK = "Quicken fixture: this comment reaches the generated cases."
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(os.environ.get("QUICKEN_SKIP_INTEGRATION")),
+                       reason="QUICKEN_SKIP_INTEGRATION set"),
+    pytest.mark.skipif(shutil.which("make") is None or shutil.which("gcc") is None, reason="no compiler"),
+]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
+    root = tmp_path_factory.mktemp("project")
+    text = (ROOT / "quicken.toml").read_text()
+    paths = f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
+    text = text.replace("[paths]\n", paths, 1)
+    (root / "quicken.toml").write_text(text)
+    shutil.copytree(FIXTURE / "patches", root / "patches")
+    shutil.copytree(FIXTURE / "cpython_overlay", root / "cpython_overlay")
+    return config.load(root)
+
+
+def git(cfg: config.Config, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cfg.worktree), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def test_fetch_verifies_the_pin(project: config.Config) -> None:
+    src = source.fetch(project)
+    assert src.digest == f"sha256:{project.pin.sha256}"
+    assert source.sha256_file(src.path) == project.pin.sha256
+    assert not [p for p in src.path.parent.iterdir() if p.name.startswith(".partial-")]
+
+
+def test_apply_commits_one_patch_each_with_regenerated_files(project: config.Config) -> None:
+    assert main(["-C", str(project.root), "apply"]) == 0
+    log = git(project, "log", "--format=%s").splitlines()
+    assert log == ["Mark NOP in the generated cases", "Tag fixture builds in sys.version",
+                   "CPython 3.13.15 (pristine)"]
+    assert git(project, "rev-parse", "pin-3.13.15^{commit}") == git(project, "rev-parse", "HEAD~2")
+    # The generated cases come from regeneration, not from the patch.
+    assert NOP_MARK in git(project, "show", "HEAD:Python/generated_cases.c.h")
+    assert NOP_MARK not in git(project, "show", "HEAD~1:Python/generated_cases.c.h")
+    patch2 = (project.patches / "0002-mark-nop-in-the-generated-cases.patch").read_text()
+    assert "generated_cases.c.h" not in patch2
+    changed = git(project, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
+    assert {"Python/bytecodes.c", "Python/generated_cases.c.h", "Python/executor_cases.c.h"} <= set(changed)
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_regenerating_the_pristine_tree_changes_nothing(project: config.Config) -> None:
+    """The rules in quicken.toml reproduce the release's own generated files."""
+    wt = apply.WorkTree(project)
+    state = wt.state()
+    scratch = apply.prepare_scratch(wt, state.pristine)
+    inputs = ["Python/bytecodes.c", "Python/ceval.c", "Objects/longobject.c"]
+    ran = apply.regen.regenerate(project, scratch, inputs, cache=None)
+    assert ran == ["cases", "clinic", "global-objects"]
+    assert scratch("write-tree") == wt.repo().tree_of(state.pristine)
+    assert scratch.unstaged_paths() == []
+
+
+def test_second_apply_is_a_noop(project: config.Config) -> None:
+    before = git(project, "rev-parse", "HEAD")
+    result = apply.run(project)
+    assert result.noop
+    assert git(project, "rev-parse", "HEAD") == before
+
+
+def test_build_and_run_both_interpreters(project: config.Config) -> None:
+    results = build.build_many(project, ["baseline", "patched"], None, lambda _: None)
+    assert [r.target for r in results] == ["baseline", "patched"]
+    versions = {}
+    for r in results:
+        out = subprocess.run([str(r.python), "-c", "import sys, dis; print(sys.version)"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+        versions[r.target] = out
+    assert versions["baseline"].startswith("3.13.15 ")
+    assert not versions["baseline"].endswith(TAG)
+    assert versions["patched"].startswith("3.13.15 ") and versions["patched"].endswith(TAG)
+    again = build.build_many(project, ["baseline", "patched"], None, lambda _: None)
+    assert all(r.cached for r in again)
+    assert build.interpreter(project, "patched") == results[1].python
+
+
+def test_refresh_round_trip_reproduces_the_tree(project: config.Config) -> None:
+    header = project.worktree / "Include/internal/pycore_quicken_fixture.h"
+    header.write_text(header.read_text().replace('"quicken-fixture"', '"quicken-fixture" /* refreshed */'))
+    result = refresh.run(project, target="0001-tag-fixture-builds.patch")
+    assert "cpython_overlay/Include/internal/pycore_quicken_fixture.h" in result.changed
+    assert "/* refreshed */" in (project.overlay / "Include/internal/pycore_quicken_fixture.h").read_text()
+    tip_tree = git(project, "rev-parse", "HEAD^{tree}")
+    tip = git(project, "rev-parse", "HEAD")
+    assert git(project, "status", "--porcelain") == ""
+    shutil.rmtree(project.worktree)
+    assert not apply.run(project).noop
+    assert git(project, "rev-parse", "HEAD^{tree}") == tip_tree
+    assert git(project, "rev-parse", "HEAD") == tip
+    assert len(load_series(project).patches) == 2

@@ -1,0 +1,3 @@
+from quicken.cli import main
+
+raise SystemExit(main())

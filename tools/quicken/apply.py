@@ -1,0 +1,399 @@
+"""Stage 3: materialize pin + overlay + series as a git work tree.
+
+Everything is built aside first: the first time in a new directory that is
+renamed into place on success, afterwards in a scratch work tree inside the
+repository (``.git/quicken/scratch``, its own index) while the user's work
+tree stays untouched.  Only when every patch applied and every generator ran
+does the ``quicken`` branch move and the work tree switch to it, rewriting
+only the files that changed (so builds stay incremental).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import unidiff
+
+from . import regen, source
+from .config import Config
+from .errors import ApplyError, DirtyTreeError, QuickenError
+from .gitutil import PIN_IDENTITY, Git, Identity, init_repo
+from .series import Patch, Series
+from .series import load as load_series
+from .worktree import BRANCH, PATCH_REFS, PatchState, State, WorkTree, pin_tag, write_state
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """More changes to fold into one patch (used by refresh)."""
+
+    diff_file: Path
+    what: str
+
+
+@dataclass(frozen=True)
+class Result:
+    state: State
+    noop: bool
+    saved_branch: str | None = None
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# -- the engine ---------------------------------------------------------------
+
+
+def commit_pristine(cfg: Config, g: Git, archive: source.Source, report: Report) -> str:
+    """Extract the verified release into ``g``'s work tree and commit it."""
+    assert g.work_tree is not None
+    report(f"extract {archive.path.name}")
+    source.extract(archive.path, g.work_tree)
+    g("add", "-A", "-f", ".")
+    tree = g("write-tree")
+    message = (
+        f"CPython {cfg.pin.version} (pristine)\n\n"
+        f"Quicken-Pin: {cfg.pin.version}\nQuicken-Source: {archive.digest}\n"
+    )
+    commit = g.commit_tree(tree, None, message, PIN_IDENTITY)
+    g.update_ref(pin_tag(cfg.pin.version), commit)
+    return commit
+
+
+def pristine_commit(cfg: Config, g: Git) -> str | None:
+    """The pin's commit if this repository already has it, verified."""
+    commit = g.rev(pin_tag(cfg.pin.version) + "^{commit}")
+    if commit is None:
+        return None
+    message = g("log", "-1", "--format=%B", commit)
+    expected = {f"Quicken-Source: sha256:{cfg.pin.sha256}"}
+    if cfg.pin.git_commit:
+        expected.add(f"Quicken-Source: git:{cfg.pin.git_commit}")
+    return commit if any(line.strip() in expected for line in message.splitlines()) else None
+
+
+def _write_overlay_file(cfg: Config, scratch: Path, rel: str) -> None:
+    src = cfg.overlay / rel
+    dest = scratch / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    mode = 0o755 if os.stat(src).st_mode & stat.S_IXUSR else 0o644
+    os.chmod(dest, mode)
+
+
+def apply_series(
+    cfg: Config,
+    scratch: Git,
+    pristine: str,
+    series: Series,
+    extras: dict[str, Sequence[Extra]] | None = None,
+    report: Report = _quiet,
+) -> list[tuple[Patch, str]]:
+    """Commit every patch of ``series`` on top of ``pristine`` in ``scratch``.
+
+    ``scratch`` must hold ``pristine`` checked out (index and files).
+    Returns (patch, commit) in series order.
+    """
+    assert scratch.work_tree is not None
+    root = scratch.work_tree
+    cache = regen.RegenCache(scratch.git_dir, regen.cache_key(cfg))
+    extras = extras or {}
+    parent = pristine
+    done: list[tuple[Patch, str]] = []
+    tmpdir = Path(tempfile.mkdtemp(prefix="quicken-apply-"))
+    try:
+        for index, patch in enumerate(series.patches, 1):
+            report(f"[{index}/{len(series.patches)}] {patch.name}")
+            owned = series.overlay_of(patch)
+            for rel in owned:
+                if scratch.run("cat-file", "-e", f"{parent}:{rel}")[0] == 0:
+                    raise ApplyError(
+                        f"{cfg.overlay / rel}: already exists in the tree before {patch.name}",
+                        "overlay files add new files; change existing ones with a diff in the patch",
+                    )
+                _write_overlay_file(cfg, root, rel)
+            if owned:
+                scratch("update-index", "--add", "--", *owned)
+            changed = [f.path for f in patch.files] + owned
+            if patch.diff:
+                diff_file = tmpdir / f"{index}.diff"
+                diff_file.write_text(patch.diff, encoding="utf-8")
+                _git_apply(scratch, diff_file, patch, patch.diff, cfg)
+            for extra in extras.get(patch.name, ()):
+                text = extra.diff_file.read_text(encoding="utf-8")
+                if not text.strip():
+                    continue
+                _git_apply(scratch, extra.diff_file, patch, text, cfg, extra.what)
+                changed += [pf.path for pf in unidiff.PatchSet(text)]
+            regen.regenerate(cfg, scratch, sorted(set(changed)), cache, report)
+            tree = scratch("write-tree")
+            parent = scratch.commit_tree(tree, parent, patch.message, patch.author)
+            done.append((patch, parent))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return done
+
+
+def _git_apply(scratch: Git, diff_file: Path, patch: Patch, text: str, cfg: Config, what: str = "") -> None:
+    status, _, err = scratch.run("apply", "--index", "--whitespace=nowarn", "-p1", str(diff_file))
+    if status == 0:
+        return
+    assert scratch.work_tree is not None
+    where = patch.name + (f" ({what})" if what else "")
+    detail = diagnose(scratch.work_tree, text) or (err.strip().splitlines() or ["git apply failed"])[0]
+    raise ApplyError(
+        f"{where} does not apply: {detail}",
+        f"the work tree is unchanged; fix the hunk in {patch.path} "
+        f"(or apply it by hand with 'git apply --3way' on top of the previous patch and run "
+        f"'quicken refresh --patch {patch.name}')",
+    )
+
+
+def diagnose(root: Path, diff: str) -> str | None:
+    """Name the file, hunk and first mismatching context line of a failing diff."""
+    try:
+        patchset = unidiff.PatchSet(diff)
+    except unidiff.UnidiffParseError:
+        return None
+    for pf in patchset:
+        path = root / pf.path
+        if pf.is_added_file:
+            if path.exists():
+                return f"{pf.path}: already exists"
+            continue
+        if not path.is_file():
+            return f"{pf.path}: no such file"
+        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        for hunk in pf:
+            old = [ln.value.rstrip("\n") for ln in hunk if ln.is_context or ln.is_removed]
+            if _find(lines, old) is not None:
+                continue
+            header = (
+                f"@@ -{hunk.source_start},{hunk.source_length} +{hunk.target_start},{hunk.target_length} @@"
+            )
+            if hunk.section_header:
+                header += f" {hunk.section_header}"
+            at = max(hunk.source_start - 1, 0)
+            for offset, want in enumerate(old):
+                have = lines[at + offset] if at + offset < len(lines) else "<end of file>"
+                if have != want:
+                    return (
+                        f"{pf.path} hunk {header}: line {at + offset + 1} expected {want.strip()!r}, "
+                        f"found {have.strip()!r}"
+                    )
+            return f"{pf.path} hunk {header}: context not found"
+    return None
+
+
+def _find(lines: list[str], block: list[str]) -> int | None:
+    if not block:
+        return 0
+    first = block[0]
+    for i in range(len(lines) - len(block) + 1):
+        if lines[i] == first and lines[i : i + len(block)] == block:
+            return i
+    return None
+
+
+# -- the command ----------------------------------------------------------------
+
+
+def describe_dirty(entries: list[str], extra: list[str]) -> str:
+    parts = []
+    if entries:
+        parts.append(f"{len(entries)} uncommitted change(s) (first: {entries[0][3:]})")
+    if extra:
+        parts.append(f"{len(extra)} commit(s) not written back to patches/")
+    return " and ".join(parts)
+
+
+def check_branch_name(g: Git, name: str) -> None:
+    status, _, _ = g.run("check-ref-format", "--branch", name)
+    if status != 0 or name == BRANCH:
+        raise QuickenError(f"--save-to {name!r}: not a usable branch name")
+    if g.rev(f"refs/heads/{name}") is not None:
+        raise QuickenError(f"--save-to {name}: branch already exists", "choose a new branch name")
+
+
+def save_work(g: Git, branch: str) -> str:
+    """Commit HEAD plus every uncommitted change onto a new branch."""
+    assert g.work_tree is not None
+    index = g.git_dir / "quicken" / "save.index"
+    index.unlink(missing_ok=True)
+    tmp = g.with_tree(g.work_tree, index)
+    tmp("read-tree", "HEAD")
+    tmp("add", "-A", "-f", ".")
+    tree = tmp("write-tree")
+    head = g("rev-parse", "HEAD")
+    commit = head
+    if tree != g.tree_of(head):
+        who = Identity(PIN_IDENTITY.name, PIN_IDENTITY.email, "now")
+        commit = g.commit_tree(tree, head, "quicken apply: saved uncommitted work\n", who)
+    g.update_ref(f"refs/heads/{branch}", commit)
+    index.unlink(missing_ok=True)
+    return commit
+
+
+def prepare_scratch(wt: WorkTree, pristine: str) -> Git:
+    """The scratch tree, holding ``pristine``; updated incrementally when possible."""
+    g = wt.repo()
+    scratch_dir = wt.meta / "scratch"
+    marker = wt.meta / "scratch.tree"
+    scratch = g.with_tree(scratch_dir, wt.meta / "scratch.index")
+    target = g.tree_of(pristine)
+    previous = marker.read_text().strip() if marker.is_file() else None
+    marker.unlink(missing_ok=True)  # invalid until this run completes
+    if previous and scratch_dir.is_dir() and g.rev(previous) is not None:
+        status, _, _ = scratch.run("read-tree", "-m", "-u", previous, target)
+        if status == 0 and not scratch.unstaged_paths():
+            return scratch
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch("read-tree", "--reset", "-u", target)
+    scratch("clean", "-f", "-d", "-x", "-q")
+    return scratch
+
+
+def mark_scratch(wt: WorkTree, tree: str) -> None:
+    (wt.meta / "scratch.tree").write_text(tree + "\n")
+
+
+def run(
+    cfg: Config,
+    save_to: str | None = None,
+    source_path: Path | None = None,
+    report: Report = _quiet,
+    series: Series | None = None,
+    extras: dict[str, Sequence[Extra]] | None = None,
+    allow_user_work: bool = False,
+) -> Result:
+    series = series or load_series(cfg)
+    wt = WorkTree(cfg)
+    if wt.git is None and cfg.worktree.exists() and any(cfg.worktree.iterdir()):
+        raise ApplyError(
+            f"{cfg.worktree}: exists and is not a Quicken work tree",
+            "move it away, or set paths.worktree in quicken.toml",
+        )
+    if wt.git is not None and not wt.exists:
+        raise ApplyError(
+            f"{cfg.worktree}: a git repository that Quicken did not create",
+            "move it away, or set paths.worktree in quicken.toml",
+        )
+    with wt.lock():
+        if not wt.exists:
+            return _first_apply(cfg, series, source_path, report)
+        return _reapply(cfg, wt, series, save_to, source_path, report, extras, allow_user_work)
+
+
+def _first_apply(cfg: Config, series: Series, source_path: Path | None, report: Report) -> Result:
+    archive = source.fetch(cfg, source_path, report)
+    parent = cfg.worktree.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{cfg.worktree.name}.new-", dir=parent))
+    try:
+        g = init_repo(new)
+        pristine = commit_pristine(cfg, g, archive, report)
+        commits = apply_series(cfg, g, pristine, series, report=report)
+        state = finish(cfg, g, series, pristine, commits, old_head=None)
+        os.rename(new, cfg.worktree)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    return Result(state, noop=False)
+
+
+def _reapply(
+    cfg: Config,
+    wt: WorkTree,
+    series: Series,
+    save_to: str | None,
+    source_path: Path | None,
+    report: Report,
+    extras: dict[str, Sequence[Extra]] | None,
+    allow_user_work: bool,
+) -> Result:
+    g = wt.repo()
+    state = wt.state()
+    dirty = wt.dirty()
+    head = wt.head()
+    extra = [] if head == state.tip else wt.extra_commits(state)
+    off_series = head != state.tip and wt.head_off_series(state)
+    user_work = bool(dirty or extra or off_series)
+    if not user_work and state.digest == series.digest and head == state.tip:
+        return Result(state, noop=True)
+    if user_work and not allow_user_work:
+        if save_to is None:
+            what = describe_dirty(dirty, extra) or "HEAD moved off the series"
+            raise DirtyTreeError(
+                f"{cfg.worktree}: {what}",
+                "write them back with 'quicken refresh', or keep them on a branch with "
+                "'quicken apply --save-to BRANCH'",
+            )
+        check_branch_name(g, save_to)
+    pristine = pristine_commit(cfg, g)
+    scratch: Git
+    if pristine is None:
+        archive = source.fetch(cfg, source_path, report)
+        scratch = g.with_tree(wt.meta / "scratch", wt.meta / "scratch.index")
+        (wt.meta / "scratch.tree").unlink(missing_ok=True)
+        shutil.rmtree(wt.meta / "scratch", ignore_errors=True)
+        (wt.meta / "scratch.index").unlink(missing_ok=True)
+        (wt.meta / "scratch").mkdir(parents=True)
+        pristine = commit_pristine(cfg, scratch, archive, report)
+    else:
+        scratch = prepare_scratch(wt, pristine)
+    commits = apply_series(cfg, scratch, pristine, series, extras, report)
+    tip = commits[-1][1] if commits else pristine
+    mark_scratch(wt, g.tree_of(tip))
+    saved = None
+    if user_work and save_to is not None:
+        save_work(g, save_to)
+        saved = save_to
+    new_state = finish(cfg, g, series, pristine, commits, old_head=head, discard=user_work)
+    return Result(new_state, noop=False, saved_branch=saved)
+
+
+def finish(
+    cfg: Config,
+    g: Git,
+    series: Series,
+    pristine: str,
+    commits: list[tuple[Patch, str]],
+    old_head: str | None,
+    discard: bool = False,
+) -> State:
+    """Point the branch, refs and work tree at the new commits."""
+    tip = commits[-1][1] if commits else pristine
+    g.update_ref(f"refs/heads/{BRANCH}", tip)
+    g("symbolic-ref", "HEAD", f"refs/heads/{BRANCH}")
+    if old_head is None:
+        pass  # the first apply built the commits in this very work tree
+    elif discard:
+        g("read-tree", "--reset", "-u", tip)
+        g("clean", "-f", "-d", "-q")
+    else:
+        g("read-tree", "-m", "-u", old_head, tip)
+    wanted = {f"{PATCH_REFS}{p.name}": c for p, c in commits}
+    for ref in g.refs(PATCH_REFS):
+        if ref not in wanted:
+            g.delete_ref(ref)
+    for ref, commit in wanted.items():
+        g.update_ref(ref, commit)
+    state = State(
+        digest=series.digest,
+        version=cfg.pin.version,
+        sha256=cfg.pin.sha256,
+        pristine=pristine,
+        tip=tip,
+        patches=[PatchState(p.name, c, p.digest, p.subject) for p, c in commits],
+    )
+    write_state(g.git_dir / "quicken", state)
+    return state

@@ -1,0 +1,373 @@
+"""Stage 4: out-of-tree builds of any commit of the work tree.
+
+Layout: ``<builds>/<config>/<slot>/{src,obj,build.log,stamp.json}``, where
+the slot is ``baseline``, ``patched`` or ``rev-<tree>``.  ``src`` is a
+checkout of the commit made with its own git index, updated with a two-tree
+``read-tree -m -u`` so only changed files get new mtimes and ``make`` stays
+incremental.  ``stamp.json`` records the tree and configure arguments of the
+last successful build; a build whose tree is already built in any slot of the
+same configuration costs nothing.
+
+ccache, when installed, is used with CCACHE_BASEDIR set to the builds
+directory and hashing of the working directory off: baseline and patched
+compile with identical relative paths, so the second side mostly hits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import Config
+from .errors import BuildError, QuickenError, ToolMissingError
+from .gitutil import Git
+from .worktree import WorkTree
+
+Report = Callable[[str], None]
+STAMP = "stamp.json"
+SCHEME = 2  # bump when how a build is configured changes (forces a reconfigure)
+
+# Headers whose absence stops a build, and the Debian package providing them.
+HEADER_PACKAGES = {
+    "zlib.h": "zlib1g-dev",
+    "ffi.h": "libffi-dev",
+    "openssl/ssl.h": "libssl-dev",
+    "bzlib.h": "libbz2-dev",
+    "lzma.h": "liblzma-dev",
+    "sqlite3.h": "libsqlite3-dev",
+    "readline/readline.h": "libreadline-dev",
+    "ncurses.h": "libncurses-dev",
+    "curses.h": "libncurses-dev",
+    "gdbm.h": "libgdbm-dev",
+    "uuid/uuid.h": "uuid-dev",
+    "tk.h": "tk-dev",
+    "expat.h": "libexpat1-dev",
+    "mpdecimal.h": "libmpdec-dev",
+}
+# Optional extension modules CPython skips when a library is missing.
+MODULE_PACKAGES = {
+    "_ssl": "libssl-dev",
+    "_hashlib": "libssl-dev",
+    "_ctypes": "libffi-dev",
+    "zlib": "zlib1g-dev",
+    "_bz2": "libbz2-dev",
+    "_lzma": "liblzma-dev",
+    "_sqlite3": "libsqlite3-dev",
+    "readline": "libreadline-dev",
+    "_curses": "libncurses-dev",
+    "_curses_panel": "libncurses-dev",
+    "_dbm": "libgdbm-dev",
+    "_gdbm": "libgdbm-dev",
+    "_tkinter": "tk-dev",
+    "_uuid": "uuid-dev",
+}
+_COMPILE = re.compile(r"^(?:ccache )?(?:gcc|cc|clang)\b.* -c ")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    tree: str
+    commit: str
+    config: str
+    configure: list[str]
+    compiled: int
+    seconds: float
+    scheme: int
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    target: str
+    config: str
+    commit: str
+    tree: str
+    python: Path
+    cached: bool
+    seconds: float
+    log: Path | None
+
+
+def require_tools() -> None:
+    for tool in ("make", "gcc"):
+        if shutil.which(tool) is None and not (tool == "gcc" and shutil.which("cc")):
+            raise ToolMissingError(f"{tool} not found on PATH", "install it: apt-get install build-essential")
+
+
+def resolve(cfg: Config, target: str) -> tuple[str, str, str]:
+    """target -> (slot name, commit, tree)."""
+    wt = WorkTree(cfg)
+    g = wt.repo()
+    state = wt.state()
+    if target == "baseline":
+        commit = state.pristine
+        slot = "baseline"
+    elif target == "patched":
+        commit = wt.head()
+        slot = "patched"
+    else:
+        found = g.rev(f"{target}^{{commit}}")
+        if found is None:
+            raise QuickenError(
+                f"{target}: not a commit of the work tree {cfg.worktree}",
+                "use baseline, patched, a patch ref or a commit id",
+            )
+        commit = found
+        slot = ""
+    tree = g.tree_of(commit)
+    return slot or f"rev-{tree[:12]}", commit, tree
+
+
+def slot_dir(cfg: Config, config_name: str, slot: str) -> Path:
+    return cfg.builds / config_name / slot
+
+
+def read_stamp(slot: Path) -> Stamp | None:
+    try:
+        return Stamp(**json.loads((slot / STAMP).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def find_built(cfg: Config, config_name: str, tree: str, configure: list[str]) -> Path | None:
+    """Any slot of this configuration whose last build is exactly ``tree``."""
+    base = cfg.builds / config_name
+    if not base.is_dir():
+        return None
+    for slot in sorted(base.iterdir()):
+        stamp = read_stamp(slot)
+        if (
+            stamp
+            and stamp.tree == tree
+            and stamp.configure == configure
+            and (slot / "obj" / "python").exists()
+        ):
+            return slot
+    return None
+
+
+def interpreter(cfg: Config, target: str, config_name: str | None = None) -> Path:
+    bc = cfg.build_config(config_name)
+    _, _, tree = resolve(cfg, target)
+    slot = find_built(cfg, bc.name, tree, list(bc.configure))
+    if slot is None:
+        raise QuickenError(
+            f"{target} ({bc.name}) is not built for its current tree",
+            f"run: quicken build {target}" + (f" --config {bc.name}" if config_name else ""),
+        )
+    return slot / "obj" / "python"
+
+
+def sync_source(g: Git, slot: Path, tree: str) -> None:
+    """Make ``slot/src`` hold ``tree``, touching only files that changed."""
+    src = slot / "src"
+    index = slot / "src.index"
+    checkout = g.with_tree(src, index)
+    marker = slot / "src.tree"
+    previous = marker.read_text().strip() if marker.is_file() else None
+    if previous == tree and src.is_dir():
+        return
+    marker.unlink(missing_ok=True)
+    if previous and src.is_dir() and index.is_file() and g.rev(previous) is not None:
+        status, _, _ = checkout.run("read-tree", "-m", "-u", previous, tree)
+        if status != 0:
+            checkout("read-tree", "--reset", "-u", tree)
+    else:
+        src.mkdir(parents=True, exist_ok=True)
+        checkout("read-tree", "--reset", "-u", tree)
+    marker.write_text(tree + "\n")
+
+
+def build_env(cfg: Config) -> dict[str, str]:
+    env = {**os.environ, "LC_ALL": "C"}
+    # gcc writes X.d beside X.o listing every header X.o was compiled from;
+    # stale_objects() reads them, because CPython's Makefile only knows the
+    # headers it lists by hand (a new overlay header would not trigger a rebuild).
+    env["CFLAGS_NODIST"] = (env.get("CFLAGS_NODIST", "") + " -MMD").strip()
+    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH", "PYTHONHOME", "MAKEFLAGS"):
+        env.pop(key, None)
+    if shutil.which("ccache") and "CC" not in os.environ:
+        env["CC"] = "ccache gcc"
+        env["CCACHE_BASEDIR"] = str(cfg.builds.resolve())
+        env["CCACHE_NOHASHDIR"] = "1"
+    return env
+
+
+def stale_objects(obj: Path) -> list[Path]:
+    """Objects older than a file their compiler-written dependency list names."""
+    stale: list[Path] = []
+    for dep_file in obj.rglob("*.d"):
+        target = dep_file.with_suffix(".o")
+        try:
+            built = target.stat().st_mtime
+            text = dep_file.read_text(errors="replace")
+        except OSError:
+            continue
+        _, _, deps = text.replace("\\\n", " ").partition(":")
+        for dep in deps.split():
+            path = Path(dep) if os.path.isabs(dep) else obj / dep
+            try:
+                if path.stat().st_mtime > built:
+                    stale.append(target)
+                    break
+            except OSError:
+                stale.append(target)  # a header it used is gone
+                break
+    return stale
+
+
+def _run_logged(
+    argv: list[str], cwd: Path, env: dict[str, str], log: Path, on_line: Callable[[str], None]
+) -> int:
+    with open(log, "a", encoding="utf-8", errors="replace") as out:
+        out.write(f"$ {' '.join(argv)}\n")
+        out.flush()
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            on_line(line)
+        return proc.wait()
+
+
+def failure(what: str, log: Path) -> BuildError:
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    errors = [ln for ln in lines if re.search(r"\berror\b|Error \d|No such file", ln)]
+    hint = f"full log: {log}"
+    for ln in errors:
+        m = re.search(r"fatal error: ([\w./+-]+\.h): No such file", ln)
+        if m and m.group(1) in HEADER_PACKAGES:
+            hint = f"install the build dependency: apt-get install {HEADER_PACKAGES[m.group(1)]}; {hint}"
+            break
+    detail = (errors or lines or ["no output"])[-12:]
+    err = BuildError(f"{what} failed: {(errors or lines or ['no output'])[0].strip()}", hint)
+    err.details = detail
+    return err
+
+
+def missing_modules(log: Path) -> list[str]:
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    m = re.search(r"necessary bits to build these optional modules were not found:\n(.*?)(?:\nTo find|\n\n)",
+                  text, re.S)
+    return m.group(1).split() if m else []
+
+
+def build_one(
+    cfg: Config, target: str, config_name: str | None, report: Report, force: bool = False
+) -> BuildResult:
+    bc = cfg.build_config(config_name)
+    configure = list(bc.configure)
+    slot_name, commit, tree = resolve(cfg, target)
+    if not force:
+        built = find_built(cfg, bc.name, tree, configure)
+        if built is not None:
+            return BuildResult(target, bc.name, commit, tree, built / "obj" / "python", True, 0.0, None)
+    require_tools()
+    g = WorkTree(cfg).repo()
+    slot = slot_dir(cfg, bc.name, slot_name)
+    slot.mkdir(parents=True, exist_ok=True)
+    log = slot / "build.log"
+    log.write_text("")
+    (slot / STAMP).unlink(missing_ok=True)
+    start = time.monotonic()
+    label = f"build {target} ({bc.name})"
+
+    def say(phase: str) -> None:
+        report(f"{label}: {phase} [{time.monotonic() - start:.0f}s]")
+
+    say("checking out source")
+    sync_source(g, slot, tree)
+    obj = slot / "obj"
+    env = build_env(cfg)
+    previous = read_stamp_any(slot)
+    if (
+        force
+        or previous is None
+        or previous.configure != configure
+        or previous.scheme != SCHEME
+        or not (obj / "Makefile").is_file()
+    ):
+        shutil.rmtree(obj, ignore_errors=True)
+        obj.mkdir(parents=True)
+        sibling_cache = _sibling_config_cache(cfg, bc.name, slot)
+        if sibling_cache is not None:
+            shutil.copyfile(sibling_cache, obj / "config.cache")
+        say("configure")
+        status = _run_logged(
+            [str(slot / "src" / "configure"), "-C", *configure], obj, env, log, lambda _: None
+        )
+        if status != 0:
+            raise failure(f"{label}: configure", log)
+    for target_obj in stale_objects(obj):
+        target_obj.unlink(missing_ok=True)
+    jobs = cfg.jobs or os.cpu_count() or 1
+    total = previous.compiled if previous else 0
+    compiled = 0
+
+    def on_line(line: str) -> None:
+        nonlocal compiled
+        if _COMPILE.match(line):
+            compiled += 1
+            say(f"compile {compiled}" + (f"/~{total}" if total >= compiled else "") + " units")
+        elif line.startswith(("gcc -pthread", "ccache gcc -pthread")) and " -o python" in line:
+            say("link python")
+
+    say("make")
+    status = _run_logged(["make", f"-j{jobs}"], obj, env, log, on_line)
+    if status != 0:
+        raise failure(f"{label}: make", log)
+    python = obj / "python"
+    if not python.exists():
+        raise BuildError(f"{label}: make succeeded but {python} is missing", f"full log: {log}")
+    seconds = time.monotonic() - start
+    stamp = Stamp(tree, commit, bc.name, configure, max(compiled, total), round(seconds, 1), SCHEME)
+    (slot / STAMP).write_text(json.dumps(asdict(stamp), indent=1) + "\n")
+    (slot / "last.json").write_text(json.dumps(asdict(stamp), indent=1) + "\n")
+    missing = missing_modules(log)
+    if missing:
+        packages = sorted({MODULE_PACKAGES[m] for m in missing if m in MODULE_PACKAGES})
+        report(
+            f"{label}: optional modules not built: {' '.join(missing)}"
+            + (f" (apt-get install {' '.join(packages)})" if packages else "")
+        )
+    return BuildResult(target, bc.name, commit, tree, python, False, seconds, log)
+
+
+def read_stamp_any(slot: Path) -> Stamp | None:
+    """The configuration the obj directory was last configured with, even if its build failed."""
+    try:
+        return Stamp(**json.loads((slot / "last.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _sibling_config_cache(cfg: Config, config_name: str, slot: Path) -> Path | None:
+    base = cfg.builds / config_name
+    for other in sorted(base.iterdir()) if base.is_dir() else []:
+        cache = other / "obj" / "config.cache"
+        if other != slot and cache.is_file() and read_stamp(other) is not None:
+            return cache
+    return None
+
+
+def build_many(
+    cfg: Config, targets: list[str], config_name: str | None, report: Report, force: bool = False
+) -> list[BuildResult]:
+    wt = WorkTree(cfg)
+    if "patched" in targets and wt.exists and wt.dirty():
+        report("note: the work tree has uncommitted changes; 'patched' builds its last commit")
+    return [build_one(cfg, t, config_name, report, force) for t in targets]

@@ -1,0 +1,290 @@
+"""The project configuration: ``quicken.toml`` at the project root.
+
+The file names the pin (the CPython release the series applies to, with the
+sha256 of its upstream tarball), where the work tree and builds live, the
+source providers to try, the build configurations and the regeneration rules
+(which CPython generators to run when which inputs change).  See README.md,
+"Configuration", for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+CONFIG_NAME = "quicken.toml"
+DEFAULT_PROVIDERS = ("cache", "path", "url", "git", "debian")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)((?:a|b|rc)\d+)?$")
+
+
+@dataclass(frozen=True)
+class Pin:
+    version: str
+    sha256: str
+    git_tag: str
+    git_commit: str | None = None
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        m = _VERSION.match(self.version)
+        assert m is not None  # checked on load
+        return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class Sources:
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    path: Path | None = None
+    url: str = "https://www.python.org/ftp/python/{version}/Python-{version}.tar.xz"
+    git_url: str = "https://github.com/python/cpython.git"
+    timeout: float = 10.0
+    debian_package: str = "python{major}.{minor}"
+
+
+@dataclass(frozen=True)
+class RegenRule:
+    """Run ``commands`` when a patch changes a file matching ``inputs``.
+
+    ``outputs`` are the files the commands (re)write; a patch may never carry
+    them.  In a command, ``{python}`` is the regeneration interpreter and
+    ``{changed}`` expands to the changed files matching ``inputs``.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    commands: tuple[tuple[str, ...], ...]
+
+    def triggered_by(self, path: str) -> bool:
+        return any(match_path(path, pat) for pat in self.inputs) and not self.produces(path)
+
+    def produces(self, path: str) -> bool:
+        return any(match_path(path, pat) for pat in self.outputs)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    name: str
+    configure: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    pin: Pin
+    sources: Sources
+    worktree: Path
+    builds: Path
+    cache: Path
+    patches: Path
+    overlay: Path
+    regen_python: str
+    regen: tuple[RegenRule, ...]
+    build_configs: dict[str, BuildConfig] = field(default_factory=dict)
+    default_build: str = "release"
+    jobs: int = 0
+
+    def is_generated(self, path: str) -> bool:
+        return any(rule.produces(path) for rule in self.regen)
+
+    def build_config(self, name: str | None) -> BuildConfig:
+        key = name or self.default_build
+        try:
+            return self.build_configs[key]
+        except KeyError:
+            known = ", ".join(sorted(self.build_configs))
+            raise ConfigError(
+                f"{self.root / CONFIG_NAME}: no build configuration {key!r}",
+                f"choose one of: {known}",
+            ) from None
+
+
+def match_path(path: str, pattern: str) -> bool:
+    """Glob match where ``**/`` spans directories and ``*`` stays within one."""
+    regex = _glob_regex(pattern)
+    return regex.fullmatch(path) is not None
+
+
+_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    cached = _GLOB_CACHE.get(pattern)
+    if cached is not None:
+        return cached
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            parts.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            parts.append("[^/]")
+            i += 1
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    compiled = re.compile("".join(parts))
+    _GLOB_CACHE[pattern] = compiled
+    return compiled
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding quicken.toml."""
+    env = os.environ.get("QUICKEN_PROJECT")
+    if env:
+        root = Path(env).resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise ConfigError(f"QUICKEN_PROJECT={env}: no {CONFIG_NAME} there")
+        return root
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_NAME} in {here} or any parent directory",
+        "run quicken inside a Quicken project, or pass -C PROJECT_DIR",
+    )
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("QUICKEN_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "quicken"
+
+
+def load(root: Path) -> Config:
+    path = root / CONFIG_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return parse(root, data)
+
+
+def parse(root: Path, data: dict[str, object]) -> Config:
+    where = root / CONFIG_NAME
+
+    def table(name: str) -> dict[str, object]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table")
+        return value
+
+    def string(tbl: dict[str, object], key: str, ctx: str, default: str | None = None) -> str:
+        value = tbl.get(key, default)
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {ctx}.{key} must be a string")
+        return value
+
+    pin_t = table("pin")
+    version = string(pin_t, "version", "pin")
+    if not _VERSION.match(version):
+        raise ConfigError(f"{where}: pin.version {version!r} is not a CPython release version")
+    sha = string(pin_t, "sha256", "pin").lower()
+    if not _SHA256.match(sha):
+        raise ConfigError(f"{where}: pin.sha256 must be 64 hex digits")
+    commit = pin_t.get("git-commit")
+    if commit is not None and not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}", commit)):
+        raise ConfigError(f"{where}: pin.git-commit must be a 40-hex-digit commit id")
+    pin = Pin(version, sha, string(pin_t, "git-tag", "pin", f"v{version}"), commit)
+
+    src_t = table("sources")
+    providers = src_t.get("providers", list(DEFAULT_PROVIDERS))
+    if not isinstance(providers, list) or not all(p in DEFAULT_PROVIDERS for p in providers):
+        raise ConfigError(f"{where}: sources.providers must list some of {', '.join(DEFAULT_PROVIDERS)}")
+    src_path = src_t.get("path")
+    timeout = src_t.get("timeout", 10)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigError(f"{where}: sources.timeout must be a positive number of seconds")
+    defaults = Sources()
+    sources = Sources(
+        providers=tuple(providers),
+        path=(root / src_path) if isinstance(src_path, str) else None,
+        url=string(src_t, "url", "sources", defaults.url),
+        git_url=string(src_t, "git", "sources", defaults.git_url),
+        timeout=float(timeout),
+        debian_package=string(src_t, "debian-package", "sources", defaults.debian_package),
+    )
+
+    paths_t = table("paths")
+    cache_s = paths_t.get("cache")
+    build_t = table("build")
+    configs_t = build_t.get("configs", {"release": []})
+    if not isinstance(configs_t, dict) or not configs_t:
+        raise ConfigError(f"{where}: [build.configs] must map names to configure argument lists")
+    build_configs: dict[str, BuildConfig] = {}
+    for name, args in configs_t.items():
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise ConfigError(f"{where}: build.configs.{name} must be a list of strings")
+        build_configs[name] = BuildConfig(name, tuple(args))
+    default_build = string(build_t, "default", "build", "release")
+    if default_build not in build_configs:
+        raise ConfigError(f"{where}: build.default {default_build!r} is not in [build.configs]")
+    jobs = build_t.get("jobs", 0)
+    if not isinstance(jobs, int) or jobs < 0:
+        raise ConfigError(f"{where}: build.jobs must be a whole number (0 = all cores)")
+
+    rules: list[RegenRule] = []
+    regen_list = data.get("regen", [])
+    if not isinstance(regen_list, list):
+        raise ConfigError(f"{where}: [[regen]] must be an array of tables")
+    for i, rule in enumerate(regen_list):
+        ctx = f"regen[{i}]"
+        if not isinstance(rule, dict):
+            raise ConfigError(f"{where}: {ctx} must be a table")
+        name = string(rule, "name", ctx)
+
+        def strings(key: str, rule: dict[str, object] = rule, ctx: str = ctx) -> tuple[str, ...]:
+            value = rule.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: {ctx}.{key} must be a list of strings")
+            return tuple(value)
+
+        commands = rule.get("commands", [])
+        if (
+            not isinstance(commands, list)
+            or not commands
+            or not all(isinstance(c, list) and c and all(isinstance(a, str) for a in c) for c in commands)
+        ):
+            raise ConfigError(f"{where}: {ctx}.commands must be a non-empty list of argument lists")
+        rules.append(
+            RegenRule(name, strings("inputs"), strings("outputs"), tuple(tuple(c) for c in commands))
+        )
+    regen_python = data.get("regen-python", sys.executable)
+    if not isinstance(regen_python, str):
+        raise ConfigError(f"{where}: regen-python must be a string")
+
+    return Config(
+        root=root,
+        pin=pin,
+        sources=sources,
+        worktree=root / string(paths_t, "worktree", "paths", "work/cpython"),
+        builds=root / string(paths_t, "builds", "paths", "work/builds"),
+        cache=(root / cache_s) if isinstance(cache_s, str) else default_cache_dir(),
+        patches=root / string(paths_t, "patches", "paths", "patches"),
+        overlay=root / string(paths_t, "overlay", "paths", "cpython_overlay"),
+        regen_python=regen_python,
+        regen=tuple(rules),
+        build_configs=build_configs,
+        default_build=default_build,
+        jobs=jobs,
+    )

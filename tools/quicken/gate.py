@@ -1,0 +1,226 @@
+"""The acceptance gate for one patch: pure logic over comparison rows.
+
+A patch passes when
+
+* every target benchmark is faster by at least ``min_target_speedup``
+  (wall clock, significant per pyperf's t-test, results stable) AND its
+  instruction count drops by at least ``min_target_instruction_reduction``;
+* no benchmark is significantly slower than ``max_wall_slowdown``, and no
+  benchmark's instruction count grows more than ``max_instruction_slowdown``;
+* the test results (if given) passed, and every required pystats counter
+  (if given) increased.
+
+Unstable results never pass silently: an unstable target is a ``warn`` rule
+and the verdict does not pass; an unstable non-target that looks slower is a
+``warn`` rule (reported, but does not fail the verdict on its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from quicken.compare import ComparisonRow
+from quicken.suite import canonical_name
+
+Status = Literal["pass", "fail", "warn"]
+PASS: Status = "pass"
+FAIL: Status = "fail"
+WARN: Status = "warn"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Fractions, not percent: 0.15 means 15%."""
+
+    min_target_speedup: float = 0.15
+    min_target_instruction_reduction: float = 0.05
+    max_wall_slowdown: float = 0.01
+    max_instruction_slowdown: float = 0.005
+    require_instructions: bool = True
+
+    def __post_init__(self) -> None:
+        for name in (
+            "min_target_speedup",
+            "min_target_instruction_reduction",
+            "max_wall_slowdown",
+            "max_instruction_slowdown",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
+
+
+@dataclass(frozen=True)
+class TestResults:
+    """Outcome of the patch's test run (e.g. the regression tests it touches)."""
+
+    __test__ = False  # not a pytest test class
+
+    passed: bool
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One checked rule, self-explaining: ``str(rule)`` is a report line."""
+
+    status: Status
+    rule: str
+    detail: str
+    benchmark: str | None = None
+    ratio: float | None = None
+    instructions_ratio: float | None = None
+
+    def __str__(self) -> str:
+        subject = f"{self.benchmark}: " if self.benchmark else ""
+        return f"{subject}{self.detail} — {self.rule}: {self.status}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    rules: tuple[RuleResult, ...] = field(default_factory=tuple)
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [rule for rule in self.rules if rule.status == FAIL]
+
+    @property
+    def warnings(self) -> list[RuleResult]:
+        return [rule for rule in self.rules if rule.status == WARN]
+
+    def render(self) -> str:
+        head = "PASS" if self.passed else "FAIL"
+        counts = f"{len(self.failures)} failed, {len(self.warnings)} warning(s), {len(self.rules)} rule(s)"
+        return "\n".join([f"gate: {head} ({counts})", *(f"  [{r.status}] {r}" for r in self.rules)]) + "\n"
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def _wall_text(row: ComparisonRow) -> str:
+    text = f"{row.describe_time()} ({'significant' if row.significant else 'not significant'})"
+    if row.unstable:
+        text += ", unstable: " + "; ".join(row.unstable_reasons)
+    return text
+
+
+def _instr_text(row: ComparisonRow) -> str:
+    change = row.describe_instructions()
+    return f"instructions {change}" if change is not None else "instructions not measured"
+
+
+def _check_target(row: ComparisonRow, th: Thresholds) -> RuleResult:
+    rule = (
+        f"target ≥ {_pct(th.min_target_speedup)} faster, significant, "
+        f"instructions ≤ -{_pct(th.min_target_instruction_reduction)}"
+    )
+    detail = f"{_wall_text(row)}, {_instr_text(row)}"
+    problems: list[str] = []
+    fast_enough = row.speedup >= 1.0 + th.min_target_speedup
+    if not fast_enough:
+        problems.append(f"speedup {row.speedup:.3f}x < {1.0 + th.min_target_speedup:.3f}x")
+    if not row.significant:
+        problems.append("not significant")
+    iratio = row.instructions_ratio
+    if iratio is None:
+        if th.require_instructions:
+            problems.append("not confirmed in instructions mode (no counts)")
+    elif iratio > 1.0 - th.min_target_instruction_reduction:
+        problems.append(f"instructions not confirming ({(iratio - 1.0) * 100:+.1f}%)")
+    if problems:
+        detail += " [" + "; ".join(problems) + "]"
+        status: Status = FAIL
+    elif row.unstable:
+        # The numbers look good but cannot be trusted: never a pass.
+        status = WARN
+    else:
+        status = PASS
+    return RuleResult(status, rule, detail, row.name, row.ratio, iratio)
+
+
+def _check_regression(row: ComparisonRow, th: Thresholds) -> list[RuleResult]:
+    results: list[RuleResult] = []
+    wall_rule = f"no significant slowdown > {_pct(th.max_wall_slowdown)}"
+    slower = row.ratio > 1.0 + th.max_wall_slowdown
+    if slower and row.unstable:
+        # Neither "significant" nor "not significant" can be trusted.
+        status: Status = WARN
+    elif slower and row.significant:
+        status = FAIL
+    else:
+        status = PASS
+    results.append(
+        RuleResult(status, wall_rule, _wall_text(row), row.name, row.ratio, row.instructions_ratio)
+    )
+    iratio = row.instructions_ratio
+    if iratio is not None:
+        instr_rule = f"instructions not > +{_pct(th.max_instruction_slowdown)}"
+        status = FAIL if iratio > 1.0 + th.max_instruction_slowdown else PASS
+        results.append(RuleResult(status, instr_rule, _instr_text(row), row.name, row.ratio, iratio))
+    return results
+
+
+def evaluate(
+    rows: Sequence[ComparisonRow],
+    targets: Iterable[str],
+    thresholds: Thresholds | None = None,
+    *,
+    tests: TestResults | None = None,
+    pystats_deltas: Mapping[str, float] | None = None,
+    required_pystats: Iterable[str] = (),
+) -> Verdict:
+    """Judge a patch from its comparison rows.
+
+    ``targets`` are benchmark names (a ``bm_`` prefix is ignored).
+    ``pystats_deltas`` maps a pystats counter name to (head - base); each name
+    in ``required_pystats`` must be present with a positive delta (e.g. the
+    execution count of the new specialized instruction).
+    """
+    th = thresholds or Thresholds()
+    by_name = {canonical_name(row.name): row for row in rows}
+    target_names = list(dict.fromkeys(canonical_name(t) for t in targets))
+    rules: list[RuleResult] = []
+
+    if not target_names:
+        rules.append(RuleResult(FAIL, "a patch must name its target benchmarks", "no target benchmarks"))
+    for name in target_names:
+        row = by_name.get(name)
+        if row is None:
+            rules.append(
+                RuleResult(FAIL, "target must be measured", "missing from the comparison results", name)
+            )
+        else:
+            rules.append(_check_target(row, th))
+
+    for row in rows:
+        rules.extend(_check_regression(row, th))
+
+    if tests is not None:
+        detail = "tests passed" if tests.passed else "tests failed"
+        if tests.summary:
+            detail += f" ({tests.summary})"
+        rules.append(RuleResult(PASS if tests.passed else FAIL, "tests must pass", detail))
+
+    for counter in dict.fromkeys(required_pystats):
+        delta = None if pystats_deltas is None else pystats_deltas.get(counter)
+        if delta is None:
+            rules.append(RuleResult(FAIL, "pystats counter must increase", f"{counter}: no pystats data"))
+        else:
+            rules.append(
+                RuleResult(
+                    PASS if delta > 0 else FAIL,
+                    "pystats counter must increase",
+                    f"{counter}: {delta:+g}",
+                )
+            )
+
+    targets_ok = bool(target_names) and all(
+        any(r.status == PASS and r.benchmark == name and r.rule.startswith("target") for r in rules)
+        for name in target_names
+    )
+    passed = targets_ok and not any(rule.status == FAIL for rule in rules)
+    return Verdict(passed=passed, rules=tuple(rules))

@@ -1,0 +1,252 @@
+"""Instruction counting with callgrind.
+
+Wall-clock timings on a shared 2-core machine are noisy; instruction counts
+are nearly deterministic.  For one benchmark we run its body in-process
+(pyperf worker mode, see :func:`quicken.suite.single_run_command`) under
+``valgrind --tool=callgrind`` twice: with ``loops`` and with ``2 * loops``
+iterations.  Start-up, imports, pyperf's bookkeeping and the first
+(un-specialized, warming-up) iterations are identical in both runs, so
+
+    per_loop = (Ir(2N) - Ir(N)) / N
+
+is the steady-state cost of one loop iteration.  Both runs use a fixed
+``PYTHONHASHSEED`` and, where ``setarch -R`` works, no address-space
+randomization, so repeated measurements agree to a few instructions.
+
+Counts are per *outer* pyperf loop (one call of the timed body per loop),
+which is what matters for a base/head ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from quicken.errors import QuickenError, ToolMissingError
+from quicken.suite import Benchmark, single_run_command
+
+#: Default loop counts N (the second run uses 2N).  A micro-benchmark loop is
+#: a few microseconds; a pyperformance loop is milliseconds to a second.
+DEFAULT_LOOPS = {"micro": 500, "pyperformance": 1}
+
+HASH_SEED = "0"
+
+_TOTAL_RE = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
+
+
+class MeasureError(QuickenError):
+    """An instruction-count run failed."""
+
+
+@dataclass(frozen=True)
+class InstructionCount:
+    """Result of :func:`count_instructions` for one benchmark on one build."""
+
+    benchmark: str
+    loops: int
+    total_low: int  # Ir of the run with `loops` iterations
+    total_high: int  # Ir of the run with 2 * `loops` iterations
+    aslr_disabled: bool
+
+    @property
+    def per_loop(self) -> int:
+        """Instructions of one steady-state loop iteration (rounded)."""
+        return round((self.total_high - self.total_low) / self.loops)
+
+
+def find_valgrind(valgrind: str = "valgrind") -> str:
+    """Path of the valgrind executable, or ToolMissingError."""
+    path = shutil.which(valgrind)
+    if path is None:
+        raise ToolMissingError(
+            f"{valgrind}: not found; instruction counting needs callgrind",
+            "sudo apt-get install valgrind  (Debian package `valgrind`)",
+        )
+    return path
+
+
+def _setarch_prefix() -> list[str]:
+    """``setarch <arch> -R`` if it exists and is permitted here, else []."""
+    setarch = shutil.which("setarch")
+    if setarch is None:
+        return []
+    prefix = [setarch, platform.machine(), "-R"]
+    try:
+        proc = subprocess.run([*prefix, "true"], capture_output=True, check=False, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return prefix if proc.returncode == 0 else []
+
+
+def callgrind_argv(
+    argv: list[str] | tuple[str, ...],
+    out_file: Path,
+    *,
+    valgrind: str = "valgrind",
+    no_aslr_prefix: list[str] | None = None,
+) -> list[str]:
+    """Wrap ``argv`` so it runs under callgrind writing to ``out_file``."""
+    return [
+        *(no_aslr_prefix or []),
+        valgrind,
+        "--tool=callgrind",
+        "--quiet",
+        f"--callgrind-out-file={out_file}",
+        "--dump-instr=no",
+        "--collect-jumps=no",
+        "--trace-children=no",
+        *argv,
+    ]
+
+
+def parse_callgrind_total(path: Path) -> int:
+    """Total ``Ir`` from a callgrind output file (``summary:``/``totals:`` line)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise MeasureError(f"{path}: cannot read callgrind output: {exc.strerror}", None) from None
+    events = re.search(r"^events:\s*(.+)$", text, re.MULTILINE)
+    if events is not None and events.group(1).split()[0] != "Ir":
+        raise MeasureError(f"{path}: first callgrind event is {events.group(1).split()[0]!r}, not Ir", None)
+    totals = [int(match) for match in _TOTAL_RE.findall(text)]
+    if not totals:
+        raise MeasureError(f"{path}: no summary/totals line in callgrind output", "was the run killed?")
+    return max(totals)
+
+
+def _run_once(
+    bench: Benchmark,
+    python: str | Path,
+    pyperf_dir: Path,
+    loops: int,
+    out_file: Path,
+    *,
+    valgrind: str,
+    prefix: list[str],
+    worker_task: int | None,
+    timeout: float | None,
+) -> int:
+    command = single_run_command(
+        bench,
+        python,
+        pyperf_dir,
+        loops,
+        worker_task=worker_task,
+        extra_env={"PYTHONHASHSEED": HASH_SEED},
+    )
+    argv = callgrind_argv(command.argv, out_file, valgrind=valgrind, no_aslr_prefix=prefix)
+    out_file.unlink(missing_ok=True)
+    try:
+        proc = subprocess.run(
+            argv,
+            env=dict(command.env),
+            cwd=command.cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise MeasureError(
+            f"{bench.name}: callgrind run with {loops} loops exceeded {timeout} s",
+            "use fewer loops for this benchmark",
+        ) from None
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "no output"
+        raise MeasureError(
+            f"{bench.name}: benchmark failed under callgrind (exit {proc.returncode}): {tail}",
+            f"run it directly: {' '.join(command.argv)}",
+        )
+    return parse_callgrind_total(out_file)
+
+
+def count_instructions(
+    bench: Benchmark,
+    python: str | Path,
+    pyperf_dir: Path,
+    workdir: Path,
+    *,
+    loops: int | None = None,
+    worker_task: int | None = None,
+    valgrind: str = "valgrind",
+    disable_aslr: bool = True,
+    timeout: float | None = 1800.0,
+) -> InstructionCount:
+    """Steady-state instructions per loop of ``bench`` run by ``python``.
+
+    ``workdir`` receives the callgrind output files (kept for inspection:
+    ``<name>.<N>.callgrind``).  ``loops`` defaults to
+    :data:`DEFAULT_LOOPS` for the benchmark's kind.
+    """
+    valgrind_path = find_valgrind(valgrind)
+    n = loops if loops is not None else DEFAULT_LOOPS[bench.kind]
+    if n < 1:
+        raise ValueError("loops must be >= 1")
+    prefix = _setarch_prefix() if disable_aslr else []
+    workdir.mkdir(parents=True, exist_ok=True)
+    totals: list[int] = []
+    for count in (n, 2 * n):
+        out_file = workdir / f"{bench.name}.{count}.callgrind"
+        totals.append(
+            _run_once(
+                bench,
+                python,
+                pyperf_dir,
+                count,
+                out_file,
+                valgrind=valgrind_path,
+                prefix=prefix,
+                worker_task=worker_task,
+                timeout=timeout,
+            )
+        )
+    low, high = totals
+    if high <= low:
+        raise MeasureError(
+            f"{bench.name}: {2 * n} loops took no more instructions than {n} ({high} <= {low})",
+            "the benchmark body does not depend on the loop count; increase loops",
+        )
+    return InstructionCount(
+        benchmark=bench.name,
+        loops=n,
+        total_low=low,
+        total_high=high,
+        aslr_disabled=bool(prefix),
+    )
+
+
+def save_counts(path: Path, counts: Mapping[str, InstructionCount]) -> None:
+    """Write counts as JSON: ``{name: {per_loop, loops, total_low, ...}}``."""
+    data = {name: {**asdict(count), "per_loop": count.per_loop} for name, count in counts.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_counts(path: Path) -> dict[str, int]:
+    """Per-loop counts from a file written by :func:`save_counts`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MeasureError(
+            f"{path}: instruction counts not found", "run the instructions measurement first"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise MeasureError(f"{path}: invalid JSON: {exc}", None) from None
+    if not isinstance(data, dict):
+        raise MeasureError(f"{path}: expected a JSON object", None)
+    counts: dict[str, int] = {}
+    for name, entry in data.items():
+        value = entry.get("per_loop") if isinstance(entry, dict) else entry
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MeasureError(f"{path}: benchmark {name!r} has no integer per_loop count", None)
+        counts[name] = value
+    return counts

@@ -1,0 +1,343 @@
+"""Stage 3b: write work-tree changes back into patches/ and cpython_overlay/.
+
+Which patch receives what:
+
+* a commit whose subject is a patch's subject is that patch's commit;
+* ``fixup!``/``squash!``/``amend!`` commits go to the patch they name;
+* any other commit goes to the patch whose commit precedes it, except that
+  commits after the top patch, and uncommitted changes (untracked files
+  included), go to ``--patch`` (default: the top patch).
+
+The new content of every patch is computed by re-running the series in the
+scratch tree with those changes folded in (generated files excluded; they are
+regenerated).  Files a patch changes in an overlay file stay in the overlay;
+files it newly adds become overlay files it owns (``Quicken-Overlay:``
+trailer).  The new patches are then applied from scratch once more and must
+reproduce the same tree, before anything is written.  The previous work-tree
+state is kept under ``refs/quicken/backup/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import apply
+from . import series as series_mod
+from .config import Config
+from .errors import ApplyError
+from .gitutil import Git, Identity
+from .series import Patch, Series
+from .series import load as load_series
+from .worktree import WorkTree
+
+Report = Callable[[str], None]
+_FIXUP = re.compile(r"^(?:(?:fixup|squash|amend)! )+")
+BACKUP_REFS = "refs/quicken/backup/"
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    changed: list[str]
+    backup: str | None
+
+
+def _subject(g: Git, commit: str) -> str:
+    return g("log", "-1", "--format=%s", commit)
+
+
+def attribute(
+    g: Git, series: Series, pristine: str, target: Patch | None, new: bool = False
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Map patch name -> the user's commits (oldest first) that belong to it.
+
+    With ``new``, commits after the top patch are returned separately, each to
+    become a patch of its own.
+    """
+    chain = g("rev-list", "--first-parent", "--reverse", f"{pristine}..HEAD").split()
+    by_subject = {p.subject: p for p in series.patches}
+    expected = list(series.patches)
+    extras: dict[str, list[str]] = {p.name: [] for p in series.patches}
+    current: Patch | None = None
+    fresh: list[str] = []
+    for commit in chain:
+        subject = _subject(g, commit)
+        if expected and subject == expected[0].subject:
+            current = expected.pop(0)
+            continue
+        if _FIXUP.match(subject):
+            aimed = _FIXUP.sub("", subject)
+            if aimed not in by_subject:
+                raise ApplyError(f"commit {commit[:12]} ({subject!r}) names no patch of the series")
+            extras[by_subject[aimed].name].append(commit)
+            continue
+        if not expected and new:
+            fresh.append(commit)
+            continue
+        owner = target if not expected else current
+        if owner is None:
+            raise ApplyError(
+                f"commit {commit[:12]} ({subject!r}) comes before the first patch's commit",
+                "move it after a patch commit, make it a fixup! commit, or use --new",
+            )
+        extras[owner.name].append(commit)
+    if expected:
+        raise ApplyError(
+            f"the work tree's history has no commit for {expected[0].name} ({expected[0].subject!r})",
+            "keep each patch commit's subject as it is, or re-apply with 'quicken apply --save-to BRANCH'",
+        )
+    return extras, fresh
+
+
+def new_patch(cfg: Config, g: Git, commit: str, number: int) -> Patch:
+    """A patch made from a work-tree commit (its content comes in as an extra)."""
+    subject = _subject(g, commit)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", subject).strip("-").lower()[:52].rstrip("-") or "patch"
+    name = f"{number:04d}-{slug}.patch"
+    message = g("log", "-1", "--format=%B", commit).strip() + "\n"
+    name_, email, date = g("log", "-1", "--format=%an%x00%ae%x00%aD", commit).split("\0")
+    lines = message.splitlines(keepends=True)
+    trailers = tuple(series_mod.parse_trailers(lines, 1, len(lines)))
+    return Patch(
+        name, cfg.patches / name, subject, Identity(name_, email, date), message, trailers, "", (), b""
+    )
+
+
+def _exclusions(cfg: Config) -> list[str]:
+    return [f":(exclude,glob){pat}" for rule in cfg.regen for pat in rule.outputs]
+
+
+def _write_diff(g: Git, old: str, new: str, dest: Path, cfg: Config) -> Path:
+    diff = g(
+        "diff",
+        "--binary",
+        "--full-index",
+        "--no-renames",
+        old,
+        new,
+        "--",
+        ".",
+        *_exclusions(cfg),
+        strip=False,
+    )
+    dest.write_text(diff, encoding="utf-8")
+    return dest
+
+
+def snapshot(g: Git) -> str:
+    """The tree of the work tree as it is, untracked files included (no side effects)."""
+    assert g.work_tree is not None
+    index = g.git_dir / "quicken" / "snapshot.index"
+    index.unlink(missing_ok=True)
+    tmp = g.with_tree(g.work_tree, index)
+    try:
+        tmp("read-tree", "HEAD")
+        tmp("add", "-A", "-f", ".")
+        return tmp("write-tree")
+    finally:
+        index.unlink(missing_ok=True)
+
+
+def _filtered_tree(g: Git, parent: str, commit: str, excluded: set[str], workdir: Path) -> str:
+    """``commit``'s tree with ``excluded`` paths as they are in ``parent``."""
+    tmp = g.with_tree(workdir, workdir / "format.index")
+    tmp("read-tree", commit)
+    for path in sorted(excluded):
+        entry = g("ls-tree", "--full-tree", parent, "--", path)
+        if entry:
+            info = workdir / "index-info"
+            info.write_text(entry + "\n")
+            tmp("update-index", "--index-info", stdin=info)
+        else:
+            tmp("update-index", "--force-remove", "--", path)
+    return tmp("write-tree")
+
+
+def format_mail(
+    cfg: Config, g: Git, patch: Patch, parent: str, commit: str, overlay: list[str], workdir: Path
+) -> tuple[bytes, list[str]]:
+    """The patch mail for ``commit`` and the overlay files it owns."""
+    changed = g.changed_paths(parent, commit)
+    before = set(g("ls-tree", "-r", "--name-only", "--full-tree", parent).splitlines())
+    after = set(g("ls-tree", "-r", "--name-only", "--full-tree", commit).splitlines())
+    diffed_adds = {f.path for f in patch.files if f.added}
+    owned = {p for p in overlay if p in after}
+    for path in changed:
+        if path in after and path not in before and path not in diffed_adds and not cfg.is_generated(path):
+            owned.add(path)  # a new file: its body belongs in the overlay
+    excluded = {p for p in changed if cfg.is_generated(p) or p in owned or p in overlay}
+    tree = _filtered_tree(g, parent, commit, excluded, workdir)
+    message = patch.message
+    if owned != set(overlay):
+        kept = [ln for ln in message.rstrip("\n").split("\n") if not ln.startswith("Quicken-Overlay:")]
+        lines = [f"Quicken-Overlay: {p}" for p in sorted(owned)]
+        has_trailers = any(t.key.lower() != "quicken-overlay" for t in patch.trailers)
+        message = "\n".join(kept + ([] if has_trailers else [""]) + lines) + "\n"
+    temp = g.commit_tree(tree, parent, message, patch.author)
+    mail = g(
+        "format-patch",
+        "-1",
+        "--always",
+        "--stdout",
+        "--zero-commit",
+        "--no-signature",
+        "--no-numbered",
+        "--no-renames",
+        "--full-index",
+        "--binary",
+        temp,
+        strip=False,
+    )
+    return mail.encode("utf-8"), sorted(owned)
+
+
+def run(
+    cfg: Config, target: str | None = None, new: bool = False, report: Report = lambda _: None
+) -> RefreshResult:
+    wt = WorkTree(cfg)
+    g = wt.repo()
+    with wt.lock():
+        state = wt.state()
+        series = load_series(cfg)
+        if series.digest != state.digest:
+            raise ApplyError(
+                "patches/ or cpython_overlay/ changed since the work tree was applied",
+                "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/",
+            )
+        goal = series.patch(target) if target else (series.patches[-1] if series.patches else None)
+        extras_commits, fresh = attribute(g, series, state.pristine, goal, new)
+        dirty = wt.dirty()
+        if not dirty and not fresh and not any(extras_commits.values()):
+            return RefreshResult([], None)
+        if fresh:
+            made = [new_patch(cfg, g, c, len(series.patches) + i) for i, c in enumerate(fresh, 1)]
+            for patch, commit in zip(made, fresh, strict=True):
+                if (cfg.patches / patch.name).exists():
+                    raise ApplyError(f"{cfg.patches / patch.name}: exists already", "rename or remove it")
+                extras_commits[patch.name] = [commit]
+            series = dataclasses.replace(series, patches=series.patches + tuple(made))
+        if goal is None:
+            goal = series.patches[-1] if series.patches else None
+        if goal is None:
+            raise ApplyError(
+                "the series is empty: there is no patch to write changes into",
+                "commit your change in the work tree and run 'quicken refresh --new'",
+            )
+        workdir = Path(tempfile.mkdtemp(prefix="quicken-refresh-"))
+        try:
+            return _refresh(
+                cfg, wt, g, state.pristine, series, goal, extras_commits, bool(dirty), workdir, report
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _refresh(
+    cfg: Config,
+    wt: WorkTree,
+    g: Git,
+    pristine: str,
+    series: Series,
+    goal: Patch | None,
+    extras_commits: dict[str, list[str]],
+    dirty: bool,
+    workdir: Path,
+    report: Report,
+) -> RefreshResult:
+    extras: dict[str, list[apply.Extra]] = {}
+    n = 0
+    for name, commits in extras_commits.items():
+        for commit in commits:
+            n += 1
+            diff = _write_diff(g, f"{commit}^", commit, workdir / f"{n}.diff", cfg)
+            extras.setdefault(name, []).append(apply.Extra(diff, f"commit {commit[:12]}"))
+    current = snapshot(g)
+    if dirty:
+        assert goal is not None
+        n += 1
+        diff = _write_diff(g, "HEAD", current, workdir / f"{n}.diff", cfg)
+        extras.setdefault(goal.name, []).append(apply.Extra(diff, "uncommitted changes"))
+    report("fold changes into the series")
+    scratch = apply.prepare_scratch(wt, pristine)
+    folded = apply.apply_series(cfg, scratch, pristine, series, extras, report)
+
+    # New patch files and overlay contents, staged in a copy of the project's inputs.
+    stage = workdir / "stage"
+    shutil.copytree(cfg.patches, stage / "patches")
+    if cfg.overlay.is_dir():
+        shutil.copytree(cfg.overlay, stage / "overlay")
+    (stage / "overlay").mkdir(exist_ok=True)
+    writes: list[tuple[Path, Path]] = []  # (staged file, destination)
+    removals: list[Path] = []
+    parent = pristine
+    for patch, commit in folded:
+        if extras.get(patch.name):
+            mail, owned = format_mail(cfg, g, patch, parent, commit, series.overlay_of(patch), workdir)
+            if not patch.raw:
+                with open(stage / "patches" / "series", "a", encoding="utf-8") as f:
+                    f.write(patch.name + "\n")
+                writes.append((stage / "patches" / "series", cfg.patches / "series"))
+            if mail != patch.raw:
+                (stage / "patches" / patch.name).write_bytes(mail)
+                writes.append((stage / "patches" / patch.name, cfg.patches / patch.name))
+            for rel in owned:
+                blob = g.blob(f"{commit}:{rel}")
+                old = (cfg.overlay / rel).read_bytes() if (cfg.overlay / rel).is_file() else None
+                if old != blob:
+                    dest = stage / "overlay" / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(blob)
+                    writes.append((dest, cfg.overlay / rel))
+            for rel in series.overlay_of(patch):
+                if rel not in owned:  # the user deleted it
+                    (stage / "overlay" / rel).unlink()
+                    removals.append(cfg.overlay / rel)
+        parent = commit
+    staged_cfg = dataclasses.replace(cfg, patches=stage / "patches", overlay=stage / "overlay")
+    staged = load_series(staged_cfg)
+    report("re-apply the refreshed series")
+    scratch = apply.prepare_scratch(wt, pristine)
+    commits = apply.apply_series(staged_cfg, scratch, pristine, staged, report=report)
+    tip = commits[-1][1] if commits else pristine
+    if g.tree_of(tip) != g.tree_of(folded[-1][1]):
+        raise ApplyError(
+            "refresh could not reproduce the work tree from the new patches; nothing written",
+            "please report this with the output of 'git -C work/cpython log --stat'",
+        )
+    apply.mark_scratch(wt, g.tree_of(tip))
+
+    # Commit point: keep the old state, write files, move the work tree.
+    backup = f"{BACKUP_REFS}refresh-{time.strftime('%Y%m%d-%H%M%S')}"
+    saved = g("rev-parse", "HEAD")
+    if dirty:
+        saved = g.commit_tree(
+            current, saved, "quicken refresh: work tree before refresh\n", apply.PIN_IDENTITY
+        )
+    g.update_ref(backup, saved)
+    writes = list(dict.fromkeys(writes))
+    for src, dest in writes:
+        _atomic_copy(src, dest)
+    for dest in removals:
+        dest.unlink(missing_ok=True)
+    apply.finish(cfg, g, load_series(cfg), pristine, commits, old_head=saved, discard=True)
+    changed = [_shown(cfg, dest) for _, dest in writes]
+    changed += [f"{_shown(cfg, dest)} (removed)" for dest in removals]
+    return RefreshResult(changed, backup)
+
+
+def _atomic_copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def _shown(cfg: Config, path: Path) -> str:
+    return str(path.relative_to(cfg.root)) if path.is_relative_to(cfg.root) else str(path)

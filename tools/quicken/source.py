@@ -1,0 +1,359 @@
+"""Stage 1: a verified CPython release source for the pin.
+
+Providers are tried in the configured order; each result is checked against
+the pin before use and every failure is reported as one line.  The cache only
+ever holds verified files: downloads go to a temporary file in the cache
+directory and are renamed into place after the checksum matched.
+
+Release tarballs are verified by their sha256.  A git source (a local
+checkout or a shallow clone) cannot match the tarball's checksum, so it is
+accepted only when ``pin.git-commit`` is recorded and the tag resolves to it;
+it is then archived as a tarball named after that commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from .config import Config, Pin
+from .errors import SourceError
+
+DEB_SRC_FILE = "/etc/apt/sources.list.d/quicken-deb-src.sources"
+DEB_SRC_SUITES = "trixie forky sid"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A verified release archive in the cache."""
+
+    path: Path
+    pin: Pin
+    provider: str
+    digest: str  # "sha256:<hex>" or "git:<commit>"
+
+
+Report = Callable[[str], None]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cached_tarball(cfg: Config) -> Path:
+    return cfg.cache / "sources" / f"Python-{cfg.pin.version}-{cfg.pin.sha256[:16]}.tar.xz"
+
+
+def cached_git_tarball(cfg: Config) -> Path | None:
+    if cfg.pin.git_commit is None:
+        return None
+    return cfg.cache / "sources" / f"Python-{cfg.pin.version}-git-{cfg.pin.git_commit[:16]}.tar"
+
+
+@contextmanager
+def _staging(dest: Path) -> Iterator[Path]:
+    """A temporary file beside ``dest``; removed unless renamed into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".partial-", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _install_verified(cfg: Config, candidate: Path, what: str) -> Path:
+    """Copy ``candidate`` into the cache if its sha256 matches the pin."""
+    dest = cached_tarball(cfg)
+    digest = sha256_file(candidate)
+    if digest != cfg.pin.sha256:
+        raise SourceError(
+            f"{what}: sha256 {digest} does not match the pin's {cfg.pin.sha256} for CPython {cfg.pin.version}"
+        )
+    with _staging(dest) as tmp:
+        shutil.copyfile(candidate, tmp)
+        os.replace(tmp, dest)
+    return dest
+
+
+# -- providers ------------------------------------------------------------
+
+
+def from_cache(cfg: Config, user_path: Path | None) -> Source:
+    for path, digest in (
+        (cached_tarball(cfg), f"sha256:{cfg.pin.sha256}"),
+        (cached_git_tarball(cfg), f"git:{cfg.pin.git_commit}"),
+    ):
+        if path is None or not path.is_file():
+            continue
+        if digest.startswith("sha256:") and sha256_file(path) != cfg.pin.sha256:
+            path.unlink()  # a corrupted cache entry is worthless: drop it
+            raise SourceError(f"cache: {path} failed verification and was removed")
+        return Source(path, cfg.pin, "cache", digest)
+    raise SourceError(f"cache: nothing cached for CPython {cfg.pin.version} in {cfg.cache}")
+
+
+def from_path(cfg: Config, user_path: Path | None) -> Source:
+    path = user_path or cfg.sources.path
+    if path is None:
+        raise SourceError("path: no --source given and no sources.path configured")
+    if path.is_file():
+        return Source(_install_verified(cfg, path, str(path)), cfg.pin, "path", f"sha256:{cfg.pin.sha256}")
+    if (path / ".git").exists() or path.suffix == ".git":
+        return _from_git_repo(cfg, path, "path")
+    raise SourceError(f"path: {path} is neither a release tarball nor a git checkout")
+
+
+def from_url(cfg: Config, user_path: Path | None) -> Source:
+    url = cfg.sources.url.format(version=cfg.pin.version)
+    dest = cached_tarball(cfg)
+    with _staging(dest) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=cfg.sources.timeout) as resp, open(tmp, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SourceError(f"url: {url}: {reason}") from None
+        return Source(_install_verified(cfg, tmp, url), cfg.pin, "url", f"sha256:{cfg.pin.sha256}")
+
+
+def from_git(cfg: Config, user_path: Path | None) -> Source:
+    _require_git_commit(cfg, "git")
+    with tempfile.TemporaryDirectory(prefix="quicken-clone-", dir=_tmp_parent(cfg)) as tmp:
+        env = {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+            "GIT_HTTP_LOW_SPEED_TIME": str(int(cfg.sources.timeout)),
+        }
+        try:
+            git.Repo.clone_from(
+                cfg.sources.git_url,
+                tmp,
+                env=env,
+                depth=1,
+                branch=cfg.pin.git_tag,
+                no_checkout=True,
+            )
+        except git.GitCommandError as exc:
+            lines = [ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()]
+            raise SourceError(
+                f"git: {cfg.sources.git_url} {cfg.pin.git_tag}: {lines[-1] if lines else exc}"
+            ) from None
+        return _from_git_repo(cfg, Path(tmp), "git")
+
+
+def from_debian(cfg: Config, user_path: Path | None) -> Source:
+    if shutil.which("apt-cache") is None or shutil.which("apt-get") is None:
+        raise SourceError("debian: apt-get/apt-cache not found (not a Debian-based machine)")
+    major, minor = cfg.pin.major_minor
+    package = cfg.sources.debian_package.format(major=major, minor=minor)
+    proc = subprocess.run(
+        ["apt-cache", "showsrc", package],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    versions = [
+        line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.startswith("Version:")
+    ]
+    if not versions:
+        raise SourceError(
+            f"debian: apt knows no source package {package}: deb-src entries are missing",
+            deb_src_hint(),
+        )
+    matching = sorted({v for v in versions if debian_upstream_version(v) == cfg.pin.version})
+    if not matching:
+        raise SourceError(
+            f"debian: no {package} source for upstream {cfg.pin.version} "
+            f"(apt offers {', '.join(sorted(set(versions)))})",
+            "run apt-get update, or pin a version apt offers",
+        )
+    with tempfile.TemporaryDirectory(prefix="quicken-apt-", dir=_tmp_parent(cfg)) as tmp:
+        for version in reversed(matching):
+            proc = subprocess.run(
+                ["apt-get", "source", "--download-only", "-q", f"{package}={version}"],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "LC_ALL": "C"},
+            )
+            origs = sorted(Path(tmp).glob(f"{package}_{cfg.pin.version}.orig.tar.*"))
+            if proc.returncode == 0 and origs:
+                return Source(
+                    _install_verified(cfg, origs[0], f"debian: {origs[0].name} ({package}={version})"),
+                    cfg.pin,
+                    "debian",
+                    f"sha256:{cfg.pin.sha256}",
+                )
+        err = (proc.stderr.strip().splitlines() or ["no .orig tarball downloaded"])[-1]
+        raise SourceError(f"debian: apt-get source {package}={matching[-1]}: {err}")
+
+
+def debian_upstream_version(version: str) -> str:
+    """'1:3.13.15-1' -> '3.13.15'; '3.13.5-2+deb13u5' -> '3.13.5'."""
+    if ":" in version:
+        version = version.split(":", 1)[1]
+    return version.rsplit("-", 1)[0] if "-" in version else version
+
+
+def deb_src_hint() -> str:
+    """Exactly what to add, derived from the machine's own apt sources."""
+    uri = components = signed = None
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for block in path.read_text(errors="replace").split("\n\n"):
+            fields = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (
+                    ln.partition(":") for ln in block.splitlines() if ":" in ln and not ln.startswith("#")
+                )
+            )
+            suites = fields.get("Suites", "")
+            if "deb" in fields.get("Types", "").split() and suites and "-security" not in suites:
+                uri, components, signed = (
+                    fields.get("URIs"),
+                    fields.get("Components"),
+                    fields.get("Signed-By"),
+                )
+                break
+        if uri:
+            break
+    if not uri:
+        return (
+            f"add a deb-src entry for suites '{DEB_SRC_SUITES}' of your Debian mirror to "
+            f"{DEB_SRC_FILE}, then run apt-get update"
+        )
+    stanza = f"Types: deb-src / URIs: {uri} / Suites: {DEB_SRC_SUITES} / Components: {components or 'main'}"
+    if signed:
+        stanza += f" / Signed-By: {signed}"
+    return f"write to {DEB_SRC_FILE} the stanza [{stanza}] (one field per line), then run apt-get update"
+
+
+PROVIDERS: dict[str, Callable[[Config, Path | None], Source]] = {
+    "cache": from_cache,
+    "path": from_path,
+    "url": from_url,
+    "git": from_git,
+    "debian": from_debian,
+}
+
+
+def fetch(cfg: Config, user_path: Path | None = None, report: Report | None = None) -> Source:
+    """Try each provider in order; the first verified result wins."""
+    failures: list[str] = []
+    order = list(cfg.sources.providers)
+    if user_path is not None and "path" in order:
+        # An explicit --source is the user's intent: try it right after the cache.
+        order.remove("path")
+        order.insert(1 if order and order[0] == "cache" else 0, "path")
+    hint: str | None = None
+    for name in order:
+        if name == "path" and user_path is None and cfg.sources.path is None:
+            continue
+        try:
+            src = PROVIDERS[name](cfg, user_path)
+        except SourceError as exc:
+            failures.append(exc.message)
+            hint = exc.hint or hint
+            if report:
+                report(f"source: {exc.message}")
+            continue
+        if report and name != "cache":
+            report(f"source: CPython {cfg.pin.version} from {name}, verified, cached at {src.path}")
+        return src
+    raise SourceError(
+        f"no provider could supply CPython {cfg.pin.version} ({'; '.join(failures)})",
+        hint or "pass --source PATH to a release tarball or CPython checkout",
+    )
+
+
+# -- git sources ------------------------------------------------------------
+
+
+def _require_git_commit(cfg: Config, provider: str) -> str:
+    if cfg.pin.git_commit is None:
+        raise SourceError(
+            f"{provider}: a git source cannot be checked against the tarball sha256; "
+            "record pin.git-commit in quicken.toml to allow it"
+        )
+    return cfg.pin.git_commit
+
+
+def _from_git_repo(cfg: Config, repo_path: Path, provider: str) -> Source:
+    expected = _require_git_commit(cfg, provider)
+    try:
+        repo = git.Repo(str(repo_path))
+        commit = repo.git.rev_parse(f"{cfg.pin.git_tag}^{{commit}}")
+    except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f"{provider}: {repo_path} has no tag {cfg.pin.git_tag}") from None
+    if commit != expected:
+        raise SourceError(
+            f"{provider}: {repo_path} tag {cfg.pin.git_tag} is {commit}, the pin records {expected}"
+        )
+    dest = cached_git_tarball(cfg)
+    assert dest is not None
+    with _staging(dest) as tmp:
+        repo.git.archive("--format=tar", f"--prefix=Python-{cfg.pin.version}/", f"--output={tmp}", commit)
+        os.replace(tmp, dest)
+    return Source(dest, cfg.pin, provider, f"git:{commit}")
+
+
+def _tmp_parent(cfg: Config) -> Path:
+    parent = cfg.cache / "tmp"
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+# -- extraction -------------------------------------------------------------
+
+
+def extract(archive: Path, dest: Path) -> None:
+    """Extract a release archive into ``dest``, dropping its top directory.
+
+    Uses tarfile's ``data`` filter: absolute names, ``..``, links that escape
+    and device files are refused.  Every member must sit under one top-level
+    directory (as release tarballs do).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest.resolve()
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            tops = {m.name.split("/", 1)[0] for m in members if m.name not in ("", ".")}
+            if len(tops) != 1:
+                raise SourceError(f"{archive}: expected one top-level directory, found {len(tops)}")
+            top = tops.pop()
+
+            def strip(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+                if member.name == top:
+                    return None
+                if not member.name.startswith(top + "/"):
+                    raise SourceError(f"{archive}: member {member.name} outside {top}/")
+                renamed = member.replace(name=member.name[len(top) + 1 :], deep=False)
+                if renamed.islnk() and renamed.linkname.startswith(top + "/"):
+                    renamed = renamed.replace(linkname=renamed.linkname[len(top) + 1 :], deep=False)
+                return tarfile.data_filter(renamed, path)
+
+            tar.extractall(target, members=members, filter=strip)
+    except tarfile.FilterError as exc:
+        raise SourceError(f"{archive}: refused unsafe member: {exc}") from None
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise SourceError(f"{archive}: cannot extract: {exc}") from None

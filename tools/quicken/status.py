@@ -1,0 +1,127 @@
+"""``quicken status``: pin, work tree, series with per-patch state, builds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import build, source
+from .config import Config
+from .errors import QuickenError
+from .series import load as load_series
+from .worktree import WorkTree
+
+
+@dataclass
+class PatchLine:
+    name: str
+    subject: str
+    state: str  # applied / changed since apply / not applied
+    commit: str | None
+
+
+@dataclass
+class BuildLine:
+    config: str
+    slot: str
+    tree: str
+    state: str
+    python: str
+
+
+@dataclass
+class Status:
+    pin: str
+    source: str
+    worktree: str
+    worktree_state: str
+    series_error: str | None = None
+    patches: list[PatchLine] = field(default_factory=list)
+    builds: list[BuildLine] = field(default_factory=list)
+
+
+def collect(cfg: Config) -> Status:
+    cached = source.cached_tarball(cfg)
+    st = Status(
+        pin=f"CPython {cfg.pin.version} (sha256 {cfg.pin.sha256[:16]}…)",
+        source=str(cached) if cached.is_file() else "not fetched (quicken fetch)",
+        worktree=str(cfg.worktree),
+        worktree_state="not applied (quicken apply)",
+    )
+    wt = WorkTree(cfg)
+    state = wt.state() if wt.exists else None
+    try:
+        series = load_series(cfg)
+    except QuickenError as exc:
+        st.series_error = exc.message
+        series = None
+    heads: dict[str, str] = {}
+    if state is not None:
+        dirty = wt.dirty()
+        extra = wt.extra_commits(state) if wt.head() != state.tip else []
+        parts = [f"at {wt.head()[:12]}"]
+        if dirty:
+            parts.append(f"{len(dirty)} uncommitted change(s)")
+        if extra:
+            parts.append(f"{len(extra)} commit(s) to refresh")
+        if series is not None and series.digest != state.digest:
+            parts.append("patches/ changed since apply (quicken apply)")
+        if len(parts) == 1:
+            parts.append("clean")
+        st.worktree_state = ", ".join(parts)
+        heads = {p.name: p.commit for p in state.patches}
+    if series is not None:
+        recorded = {p.name: p.digest for p in state.patches} if state else {}
+        for patch in series.patches:
+            if patch.name not in recorded:
+                s = "not applied"
+            elif recorded[patch.name] != patch.digest:
+                s = "changed since apply"
+            else:
+                s = "applied"
+            st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name)))
+    if state is not None:
+        for name in sorted(cfg.build_configs):
+            base = cfg.builds / name
+            if not base.is_dir():
+                continue
+            for slot in sorted(base.iterdir()):
+                stamp = build.read_stamp(slot)
+                if stamp is None:
+                    st.builds.append(
+                        BuildLine(name, slot.name, "-", "failed or incomplete", str(slot / "build.log"))
+                    )
+                    continue
+                current = _current_tree(cfg, slot.name)
+                fresh = "up to date" if current in (None, stamp.tree) else "out of date"
+                st.builds.append(
+                    BuildLine(name, slot.name, stamp.tree[:12], fresh, str(slot / "obj" / "python"))
+                )
+    return st
+
+
+def _current_tree(cfg: Config, slot: str) -> str | None:
+    if slot not in ("baseline", "patched"):
+        return None
+    try:
+        return build.resolve(cfg, slot)[2]
+    except QuickenError:
+        return None
+
+
+def render(st: Status) -> str:
+    lines = [
+        f"pin:       {st.pin}",
+        f"source:    {st.source}",
+        f"work tree: {st.worktree} — {st.worktree_state}",
+    ]
+    if st.series_error:
+        lines.append(f"series:    ERROR {st.series_error}")
+    else:
+        lines.append(f"series:    {len(st.patches)} patch(es)")
+        for p in st.patches:
+            commit = p.commit[:12] if p.commit else "-" * 12
+            lines.append(f"  {commit}  {p.state:20} {p.name}")
+    lines.append("builds:" + ("" if st.builds else "    none (quicken build)"))
+    for b in st.builds:
+        lines.append(f"  {b.config:8} {b.slot:20} {b.tree:12}  {b.state:12} {b.python}")
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""The materialized work tree: a git repository the pipeline owns.
+
+Layout of the repository ``paths.worktree``:
+
+* branch ``quicken``: commit 0 is the pristine pin (tag ``pin-<version>``),
+  then one commit per patch of ``patches/series``, in order;
+* ``refs/quicken/patches/<name>``: the commit of each patch;
+* ``.git/quicken/state.json``: what the tree was made from (the digest of
+  the series, overlay, pin and rules), so a second ``apply`` can be a no-op;
+* ``.git/quicken/scratch``: where ``apply`` builds new commits aside.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .config import Config
+from .errors import ApplyError
+from .gitutil import Git, open_repo
+
+BRANCH = "quicken"
+PATCH_REFS = "refs/quicken/patches/"
+
+
+def pin_tag(version: str) -> str:
+    return f"refs/tags/pin-{version}"
+
+
+@dataclass
+class PatchState:
+    name: str
+    commit: str
+    digest: str
+    subject: str
+
+
+@dataclass
+class State:
+    digest: str
+    version: str
+    sha256: str
+    pristine: str
+    tip: str
+    patches: list[PatchState] = field(default_factory=list)
+
+    def commit_of(self, name: str) -> str | None:
+        return next((p.commit for p in self.patches if p.name == name), None)
+
+
+class WorkTree:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.path = cfg.worktree
+        repo = open_repo(self.path)
+        self.git: Git | None = repo
+        self.meta = self.path / ".git" / "quicken"
+
+    @property
+    def exists(self) -> bool:
+        return self.git is not None and (self.meta / "state.json").is_file()
+
+    def repo(self) -> Git:
+        if self.git is None or not self.exists:
+            raise ApplyError(f"{self.path}: no Quicken work tree yet", "run: quicken apply")
+        return self.git
+
+    def state(self) -> State:
+        data = json.loads((self.meta / "state.json").read_text())
+        patches = [PatchState(**p) for p in data.pop("patches", [])]
+        return State(**data, patches=patches)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One quicken command at a time per work tree."""
+        lock_dir = self.meta if self.exists else self.path.parent
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        name = "lock" if self.exists else f".{self.path.name}.lock"
+        with open(lock_dir / name, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ApplyError(f"{self.path}: another quicken command is using this work tree") from None
+            yield
+
+    # -- the user's work ------------------------------------------------
+
+    def dirty(self) -> list[str]:
+        """Uncommitted changes, untracked files included (porcelain lines)."""
+        return self.repo().status_porcelain()
+
+    def head(self) -> str:
+        head = self.repo().rev("HEAD")
+        if head is None:
+            raise ApplyError(f"{self.path}: HEAD does not point at a commit")
+        return head
+
+    def extra_commits(self, state: State) -> list[str]:
+        """Commits reachable from HEAD that the series does not account for."""
+        g = self.repo()
+        out = g("rev-list", "--first-parent", f"{state.tip}..HEAD")
+        return out.split() if out else []
+
+    def head_off_series(self, state: State) -> bool:
+        """HEAD is not a descendant of the recorded tip (history rewritten)."""
+        g = self.repo()
+        status, _, _ = g.run("merge-base", "--is-ancestor", state.tip, "HEAD")
+        return status != 0
+
+
+def write_state(meta: Path, state: State) -> None:
+    meta.mkdir(parents=True, exist_ok=True)
+    tmp = meta / "state.json.tmp"
+    tmp.write_text(json.dumps(asdict(state), indent=1) + "\n")
+    os.replace(tmp, meta / "state.json")
