@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,8 @@ pytestmark = [
 def project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
     root = tmp_path_factory.mktemp("project")
     text = (ROOT / "quicken.toml").read_text()
-    paths = f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
+    paths = (f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
+             f'benchmarks = "{ROOT}/benchmarks"\n')
     text = text.replace("[paths]\n", paths, 1)
     (root / "quicken.toml").write_text(text)
     shutil.copytree(FIXTURE / "patches", root / "patches")
@@ -123,3 +125,38 @@ def test_refresh_round_trip_reproduces_the_tree(project: config.Config) -> None:
     assert git(project, "rev-parse", "HEAD^{tree}") == tip_tree
     assert git(project, "rev-parse", "HEAD") == tip
     assert len(load_series(project).patches) == 2
+
+
+def test_bench_smoke_both_modes(project: config.Config) -> None:
+    """Plumbing, not speed: one micro-benchmark, both builds, both modes, minimal loops."""
+    from quicken import bench
+
+    result = bench.run(project, suite_spec="int_bitwise", mode="both",
+                       overrides={"processes": 1, "values": 2, "warmups": 0}, instruction_loops=20)
+    assert result.comparison is not None
+    row = result.comparison.row("int_bitwise")
+    assert row is not None and row.base_instructions and row.head_instructions
+    for name in ("base.json", "head.json", "report.md", "summary.json", "ratios.png"):
+        assert (result.directory / name).is_file(), name
+    out = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", str(result.directory / "base.json"),
+                          str(result.directory / "head.json")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "int_bitwise" in out.stdout or "Benchmark hidden" in out.stdout
+
+
+def test_validate_writes_a_bound_record(project: config.Config) -> None:
+    """The fixture patch declares no targets: the gate must fail it, and say why."""
+    from quicken import validate
+
+    (outcome,) = validate.run(project, ["0001-tag-fixture-builds.patch"], suite_spec="int_bitwise",
+                              overrides={"processes": 1, "values": 2, "warmups": 0})
+    assert not outcome.verdict.passed
+    assert any("no target benchmarks" in str(rule) for rule in outcome.verdict.failures)
+    assert any("tests passed" in str(rule) for rule in outcome.verdict.rules)
+    series = load_series(project)
+    patch = series.patch("0001-tag-fixture-builds.patch")
+    assert validate.freshness(project, series, patch)[0] == "failed"
+    with open(patch.path, "a") as f:
+        f.write("\n")
+    changed = load_series(project)
+    assert validate.freshness(project, changed, changed.patch(patch.name)) == ("stale", "patch changed")

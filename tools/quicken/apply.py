@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +237,8 @@ def save_work(g: Git, branch: str) -> str:
     head = g("rev-parse", "HEAD")
     commit = head
     if tree != g.tree_of(head):
-        who = Identity(PIN_IDENTITY.name, PIN_IDENTITY.email, "now")
+        # git reads GIT_*_DATE strictly: "now" is refused, the raw "<epoch> <tz>" form is not.
+        who = Identity(PIN_IDENTITY.name, PIN_IDENTITY.email, f"{int(time.time())} +0000")
         commit = g.commit_tree(tree, head, "quicken apply: saved uncommitted work\n", who)
     g.update_ref(f"refs/heads/{branch}", commit)
     index.unlink(missing_ok=True)

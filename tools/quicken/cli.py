@@ -25,9 +25,9 @@ class Progress:
     without its numbers) and at most every ``interval`` seconds otherwise.
     """
 
-    def __init__(self, stream: TextIO = sys.stderr, interval: float = 15.0) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None, interval: float = 15.0) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self.start = time.monotonic()
         self.open = False
         self.interval = interval
@@ -130,6 +130,44 @@ def cmd_python(args: argparse.Namespace, progress: Progress) -> int:
     return 127  # not reached
 
 
+def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
+    from . import bench
+
+    cfg = _load(args)
+    overrides = {"processes": args.processes, "values": args.values, "loops": args.loops,
+                 "warmups": args.warmups}
+    result = bench.run(
+        cfg, base_target=args.base, head_target=args.head, suite_spec=args.suite, mode=args.mode,
+        config_name=args.config, with_pystats=args.pystats,
+        output=Path(args.output) if args.output else None,
+        overrides={k: v for k, v in overrides.items() if v is not None},
+        instruction_loops=args.instruction_loops, report=progress,
+    )
+    progress.done()
+    print(bench.render_text(result))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
+    from . import validate
+
+    cfg = _load(args)
+    overrides = {"processes": args.processes, "values": args.values, "warmups": args.warmups}
+    outcomes = validate.run(
+        cfg, names=args.patches or None, suite_spec=args.suite, config_name=args.config,
+        overrides={k: v for k, v in overrides.items() if v is not None}, skip_tests=args.skip_tests,
+        report=progress,
+    )
+    progress.done()
+    failed = 0
+    for outcome in outcomes:
+        print(f"{outcome.patch}: {'PASS' if outcome.verdict.passed else 'FAIL'}")
+        print(outcome.verdict.render().rstrip("\n"))
+        print(f"  record: {outcome.record}\n  results: {outcome.results}")
+        failed += not outcome.verdict.passed
+    return 1 if failed else 0
+
+
 def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
     from . import status
 
@@ -184,8 +222,33 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("python", help="run a built interpreter: quicken python patched -- ARGS")
     s.add_argument("side", nargs="?", default="patched", help="baseline, patched or a commit")
     s.add_argument("--config", metavar="NAME")
-    s.add_argument("args", nargs=argparse.REMAINDER)
+    s.set_defaults(args=[])
     s.set_defaults(func=cmd_python)
+
+    s = sub.add_parser("bench", help="benchmark two builds (wall time with pyperf, instruction counts)")
+    s.add_argument("--base", default="baseline", help="base side: baseline (default), patched or a commit")
+    s.add_argument("--head", default="patched", help="head side: patched (default), baseline or a commit")
+    s.add_argument("--suite", default="quick", help="quick, full, or a comma list of benchmark names")
+    s.add_argument("--mode", default="both", choices=("wall", "instructions", "both"))
+    s.add_argument("--pystats", action="store_true", help="also collect and compare pystats (pystats builds)")
+    s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
+    s.add_argument("-o", "--output", metavar="DIR", help="results directory (default: results/<stamp>-...)")
+    s.add_argument("--processes", type=int, help="pyperf worker processes per side (alternated)")
+    s.add_argument("--values", type=int, help="pyperf values per process")
+    s.add_argument("--warmups", type=int, help="pyperf warmups per process")
+    s.add_argument("--loops", type=int, help="fixed pyperf loop count (default: calibrated on the base)")
+    s.add_argument("--instruction-loops", type=int, help="loops N for callgrind (runs N and 2N)")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("validate", help="run the validation gate for patches and write their records")
+    s.add_argument("patches", nargs="*", metavar="PATCH", help="patches to validate (default: all)")
+    s.add_argument("--suite", help="suite run besides the targets (default: [validate] suite, quick)")
+    s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
+    s.add_argument("--processes", type=int, help="pyperf worker processes per side (alternated)")
+    s.add_argument("--values", type=int, help="pyperf values per process")
+    s.add_argument("--warmups", type=int, help="pyperf warmups per process")
+    s.add_argument("--skip-tests", action="store_true", help="do not run the patch's CPython tests")
+    s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("status", help="pin, work tree, series and builds")
     s.set_defaults(func=cmd_status)
@@ -193,9 +256,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if getattr(args, "args", None) and args.args[:1] == ["--"]:
-        args.args = args.args[1:]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:  # everything after -- goes to the interpreter (quicken python SIDE -- ARGS)
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
+    args, extra = parser().parse_known_args(argv)
+    if extra or passthrough:
+        if args.command != "python":
+            parser().error(f"unrecognized arguments: {' '.join(extra or passthrough)}")
+        args.args = extra + passthrough
     progress = Progress()
     try:
         return int(args.func(args, progress))

@@ -76,6 +76,16 @@ class BuildConfig:
 
 
 @dataclass(frozen=True)
+class ValidateSettings:
+    """Defaults of the validation gate (fractions: 0.15 is 15 %)."""
+
+    threshold: float = 0.15
+    max_wall_slowdown: float = 0.01
+    max_instruction_slowdown: float = 0.005
+    suite: str = "quick"
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     pin: Pin
@@ -85,11 +95,13 @@ class Config:
     cache: Path
     patches: Path
     overlay: Path
+    benchmarks: Path
     regen_python: str
     regen: tuple[RegenRule, ...]
     build_configs: dict[str, BuildConfig] = field(default_factory=dict)
     default_build: str = "release"
     jobs: int = 0
+    validate: ValidateSettings = field(default_factory=ValidateSettings)
 
     def is_generated(self, path: str) -> bool:
         return any(rule.produces(path) for rule in self.regen)
@@ -269,6 +281,14 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         rules.append(
             RegenRule(name, strings("inputs"), strings("outputs"), tuple(tuple(c) for c in commands))
         )
+    val_t = table("validate")
+    fractions: dict[str, float] = {}
+    for key in ("threshold", "max-wall-slowdown", "max-instruction-slowdown"):
+        value = val_t.get(key, getattr(ValidateSettings(), key.replace("-", "_")))
+        if not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ConfigError(f"{where}: validate.{key} must be a fraction in [0, 1) (0.15 = 15 %)")
+        fractions[key.replace("-", "_")] = float(value)
+    validate = ValidateSettings(**fractions, suite=string(val_t, "suite", "validate", "quick"))
     regen_python = data.get("regen-python", sys.executable)
     if not isinstance(regen_python, str):
         raise ConfigError(f"{where}: regen-python must be a string")
@@ -282,9 +302,11 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         cache=(root / cache_s) if isinstance(cache_s, str) else default_cache_dir(),
         patches=root / string(paths_t, "patches", "paths", "patches"),
         overlay=root / string(paths_t, "overlay", "paths", "cpython_overlay"),
+        benchmarks=root / string(paths_t, "benchmarks", "paths", "benchmarks"),
         regen_python=regen_python,
         regen=tuple(rules),
         build_configs=build_configs,
         default_build=default_build,
         jobs=jobs,
+        validate=validate,
     )

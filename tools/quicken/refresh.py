@@ -177,9 +177,11 @@ def format_mail(
     message = patch.message
     if owned != set(overlay):
         kept = [ln for ln in message.rstrip("\n").split("\n") if not ln.startswith("Quicken-Overlay:")]
+        while kept and not kept[-1].strip():  # the blank line before an overlay-only trailer block
+            kept.pop()
         lines = [f"Quicken-Overlay: {p}" for p in sorted(owned)]
         has_trailers = any(t.key.lower() != "quicken-overlay" for t in patch.trailers)
-        message = "\n".join(kept + ([] if has_trailers else [""]) + lines) + "\n"
+        message = "\n".join(kept + ([] if has_trailers or not lines else [""]) + lines) + "\n"
     temp = g.commit_tree(tree, parent, message, patch.author)
     mail = g(
         "format-patch",
@@ -281,8 +283,9 @@ def _refresh(
         if extras.get(patch.name):
             mail, owned = format_mail(cfg, g, patch, parent, commit, series.overlay_of(patch), workdir)
             if not patch.raw:
+                listed = (stage / "patches" / "series").read_text(encoding="utf-8")
                 with open(stage / "patches" / "series", "a", encoding="utf-8") as f:
-                    f.write(patch.name + "\n")
+                    f.write(("\n" if listed and not listed.endswith("\n") else "") + patch.name + "\n")
                 writes.append((stage / "patches" / "series", cfg.patches / "series"))
             if mail != patch.raw:
                 (stage / "patches" / patch.name).write_bytes(mail)

@@ -214,7 +214,8 @@ def _file_changes(path: Path, diff: str, first_line: int) -> list[FileChange]:
     try:
         patchset = unidiff.PatchSet(diff)
     except unidiff.UnidiffParseError as exc:
-        raise SeriesError(f"{path}:{_locate(diff, str(exc), first_line)}: malformed diff: {exc}") from None
+        reason = str(exc).strip()  # unidiff ends some messages with the offending line's newline
+        raise SeriesError(f"{path}:{_locate(diff, reason, first_line)}: malformed diff: {reason}") from None
     if len(patchset) != len(headers):
         raise SeriesError(
             f"{path}:{first_line}: malformed diff: {len(headers)} file headers, {len(patchset)} parsed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import build, source
+from . import build, source, validate
 from .config import Config
 from .errors import QuickenError
 from .series import load as load_series
@@ -17,6 +17,7 @@ class PatchLine:
     subject: str
     state: str  # applied / changed since apply / not applied
     commit: str | None
+    validation: str = "never"
 
 
 @dataclass
@@ -78,7 +79,9 @@ def collect(cfg: Config) -> Status:
                 s = "changed since apply"
             else:
                 s = "applied"
-            st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name)))
+            verdict, why = validate.freshness(cfg, series, patch)
+            shown = verdict if verdict in ("never", "validated", "failed") else f"stale: {why}"
+            st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name), shown))
     if state is not None:
         for name in sorted(cfg.build_configs):
             base = cfg.builds / name
@@ -120,7 +123,7 @@ def render(st: Status) -> str:
         lines.append(f"series:    {len(st.patches)} patch(es)")
         for p in st.patches:
             commit = p.commit[:12] if p.commit else "-" * 12
-            lines.append(f"  {commit}  {p.state:20} {p.name}")
+            lines.append(f"  {commit}  {p.state:20} {p.validation:28} {p.name}")
     lines.append("builds:" + ("" if st.builds else "    none (quicken build)"))
     for b in st.builds:
         lines.append(f"  {b.config:8} {b.slot:20} {b.tree:12}  {b.state:12} {b.python}")

@@ -1,0 +1,183 @@
+"""quicken.build: out-of-tree builds with the synthetic configure/Makefile (real make and gcc)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import synthetic as S
+from quicken import build
+from quicken.errors import BuildError, ConfigError, QuickenError
+
+BASE_OPS = "NOP,LOAD_FAST,STORE_FAST,RETURN_VALUE"
+PATCHED_OPS = "NOP,LOAD_FAST,LOAD_CONST,STORE_FAST,RETURN_VALUE"
+
+
+def run_python(python: Path, *args: str) -> str:
+    return subprocess.run([str(python), *args], capture_output=True, text=True, check=True).stdout
+
+
+def do_build(p: S.Project, target: str, messages: list[str] | None = None, **kw: object) -> build.BuildResult:
+    report = messages.append if messages is not None else (lambda _: None)
+    return build.build_one(p.cfg(), target, None, report, **kw)  # type: ignore[arg-type]
+
+
+def test_baseline_and_patched(applied: S.Project) -> None:
+    messages: list[str] = []
+    base = do_build(applied, "baseline", messages)
+    slot = applied.builds / "release" / "baseline"
+    assert not base.cached and base.python == slot / "obj" / "python" and base.log == slot / "build.log"
+    assert base.tree == applied.git("rev-parse", "pin-3.99.0^{tree}")
+    assert run_python(base.python) == f"fake python 3.99.0 ops={BASE_OPS}\n"
+    log = base.log.read_text()
+    assert f"$ {slot / 'src' / 'configure'} -C\n" in log and "$ make -j2\n" in log
+    assert f"configure: srcdir={slot / 'src'} args=-C" in log  # out of tree: run from obj/
+    assert not (slot / "src" / "Makefile").exists() and (slot / "obj" / "Makefile").is_file()
+    stamp = json.loads((slot / "stamp.json").read_text())
+    assert stamp["tree"] == base.tree and stamp["configure"] == [] and stamp["config"] == "release"
+    assert any(m.startswith("build baseline (release): make") for m in messages)
+
+    patched = do_build(applied, "patched")
+    assert not patched.cached and patched.python == applied.builds / "release/patched/obj/python"
+    assert patched.commit == applied.git("rev-parse", "HEAD")
+    assert run_python(patched.python, "-c", "pass") == f"fake python 3.99.0 ops={PATCHED_OPS} -c pass\n"
+    # the checkout holds exactly the tree, generated file included
+    src = applied.builds / "release/patched/src"
+    assert (src / "Python/generated.h").read_bytes() == (applied.worktree / "Python/generated.h").read_bytes()
+    assert (src / "Include/quicken_counter.h").is_file()
+
+
+def test_unchanged_tree_is_cached(applied: S.Project) -> None:
+    first = do_build(applied, "patched")
+    assert first.log is not None
+    log_stat = first.log.stat()
+    log_text = first.log.read_text()
+    binary = first.python.stat().st_mtime_ns
+    again = do_build(applied, "patched")
+    assert again.cached and again.log is None and again.seconds == 0.0
+    assert again.python == first.python and again.tree == first.tree
+    assert first.log.read_text() == log_text and first.log.stat().st_mtime_ns == log_stat.st_mtime_ns
+    assert first.python.stat().st_mtime_ns == binary
+
+
+def test_same_tree_in_another_slot_is_reused(project: S.Project) -> None:
+    project.apply()  # empty series: patched == baseline
+    base = do_build(project, "baseline")
+    patched = do_build(project, "patched")
+    assert patched.cached and patched.python == base.python
+    assert not (project.builds / "release" / "patched").exists()
+
+
+def test_changed_file_rebuilds_incrementally(applied: S.Project) -> None:
+    first = do_build(applied, "patched")
+    src = applied.builds / "release/patched/src"
+    before = {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.is_file()}
+    path = applied.worktree / "Programs/python.c"
+    path.write_text(S.replace(path.read_text(), "fake python 3.99.0", "fake python 3.99.0+"))
+    applied.git("commit", "-q", "-am", "touch python.c")
+    second = do_build(applied, "patched")
+    assert not second.cached and second.tree != first.tree
+    assert run_python(second.python) == f"fake python 3.99.0+ ops={PATCHED_OPS}\n"
+    after = {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.is_file()}
+    assert {p.relative_to(src).as_posix() for p in after if after[p] != before[p]} == {"Programs/python.c"}
+    assert second.log is not None
+    log = second.log.read_text()
+    assert "configure" not in log.split("$ make")[0]  # configured once, make is incremental
+    assert "-o python" in log
+
+
+def test_force_rebuilds(applied: S.Project) -> None:
+    do_build(applied, "baseline")
+    again = do_build(applied, "baseline", force=True)
+    assert not again.cached and again.log is not None and "configure: srcdir=" in again.log.read_text()
+
+
+def test_build_failure(applied: S.Project) -> None:
+    path = applied.worktree / "Programs/python.c"
+    path.write_text(f"/* {S.BREAK_MARKER} */\n" + path.read_text())
+    applied.git("commit", "-q", "-am", "break the build")
+    slot = applied.builds / "release/patched"
+    with pytest.raises(BuildError) as info:
+        do_build(applied, "patched")
+    err = info.value
+    log = slot / "build.log"
+    assert err.message == (
+        "build patched (release): make failed: "
+        "Programs/python.c: error: build marker QUICKEN_BREAK_BUILD found"
+    )
+    assert err.hint == f"full log: {log}"
+    assert err.details[0] == "Programs/python.c: error: build marker QUICKEN_BREAK_BUILD found"
+    assert any("Error 1" in line for line in err.details) and len(err.details) <= 12
+    assert not (slot / "stamp.json").exists()
+    with pytest.raises(QuickenError) as info2:
+        build.interpreter(applied.cfg(), "patched")
+    assert info2.value.message == "patched (release) is not built for its current tree"
+    assert info2.value.hint == "run: quicken build patched"
+    # fixing the source makes the next build succeed
+    path.write_text(path.read_text().replace(f"/* {S.BREAK_MARKER} */\n", ""))
+    applied.git("commit", "-q", "-am", "fix the build")
+    assert not do_build(applied, "patched").cached
+
+
+def test_configure_failure(applied: S.Project) -> None:
+    text = applied.config_file.read_text()
+    applied.config_file.write_text(text.replace("release = []", 'release = ["--fail-configure"]'))
+    with pytest.raises(BuildError) as info:
+        do_build(applied, "baseline")
+    log = applied.builds / "release/baseline/build.log"
+    assert info.value.message == "build baseline (release): configure failed: configure: error: asked to fail"
+    assert info.value.hint == f"full log: {log}"
+
+
+def test_missing_header_hint(tmp_path: Path) -> None:
+    log = tmp_path / "build.log"
+    log.write_text("gcc -c x.c\n./Modules/zlibmodule.c:8:10: fatal error: zlib.h: No such file or directory\n"
+                   "make: *** [Makefile:3: x.o] Error 1\n")
+    err = build.failure("build baseline (release): make", log)
+    assert err.message == (
+        "build baseline (release): make failed: ./Modules/zlibmodule.c:8:10: fatal error: zlib.h: "
+        "No such file or directory"
+    )
+    assert err.hint == f"install the build dependency: apt-get install zlib1g-dev; full log: {log}"
+
+
+def test_interpreter_resolution(applied: S.Project) -> None:
+    cfg = applied.cfg()
+    with pytest.raises(QuickenError) as info:
+        build.interpreter(cfg, "baseline")
+    assert info.value.message == "baseline (release) is not built for its current tree"
+    base = do_build(applied, "baseline")
+    assert build.interpreter(cfg, "baseline") == base.python
+    output = run_python(build.interpreter(cfg, "baseline"), "-c", "1")
+    assert output == f"fake python 3.99.0 ops={BASE_OPS} -c 1\n"
+    # any commit of the work tree: a patch ref builds in a rev-<tree> slot
+    ref = "refs/quicken/patches/0001-count-calls-in-ceval.patch"
+    slot, commit, tree = build.resolve(cfg, ref)
+    assert commit == applied.git("rev-parse", ref) and slot == f"rev-{tree[:12]}"
+    res = do_build(applied, ref)
+    assert res.python == applied.builds / "release" / slot / "obj/python"
+    assert run_python(build.interpreter(cfg, commit[:10])) == f"fake python 3.99.0 ops={BASE_OPS}\n"
+    with pytest.raises(QuickenError) as info:
+        build.resolve(cfg, "no-such-rev")
+    assert info.value.message == f"no-such-rev: not a commit of the work tree {applied.worktree}"
+    with pytest.raises(ConfigError):
+        build.interpreter(cfg, "baseline", "pgo")
+
+
+def test_build_without_work_tree(project: S.Project) -> None:
+    with pytest.raises(QuickenError) as info:
+        do_build(project, "baseline")
+    assert info.value.message == f"{project.worktree}: no Quicken work tree yet"
+    assert info.value.hint == "run: quicken apply"
+
+
+def test_build_many_notes_uncommitted_changes(applied: S.Project) -> None:
+    do_build(applied, "baseline")
+    do_build(applied, "patched")
+    (applied.worktree / "README").write_text("dirty\n")
+    messages: list[str] = []
+    results = build.build_many(applied.cfg(), ["baseline", "patched"], None, messages.append)
+    assert [r.cached for r in results] == [True, True]
+    assert messages == ["note: the work tree has uncommitted changes; 'patched' builds its last commit"]

@@ -1,0 +1,137 @@
+"""Tests for quicken.measure (callgrind instruction counting)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from quicken import measure as M
+from quicken.errors import ToolMissingError
+from quicken.suite import Benchmark, check_target_python, prepare_pyperf_path
+
+HAVE_VALGRIND = shutil.which("valgrind") is not None
+
+TINY = """
+import pyperf
+
+def body(loops, n):
+    t0 = pyperf.perf_counter()
+    for _ in range(loops):
+        total = 0
+        for i in range(n):
+            total += i * 3
+    return pyperf.perf_counter() - t0
+
+if __name__ == "__main__":
+    runner = pyperf.Runner()
+    runner.bench_time_func("tiny", body, {n})
+"""
+
+
+def callgrind_file(
+    path: Path, events: str = "Ir", summary: str = "summary: 1234", totals: str = "totals: 1234"
+) -> Path:
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            # callgrind format
+            version: 1
+            creator: callgrind-3.19.0
+            cmd: python x.py
+            events: {events}
+            fn=(1) main
+            3 1000
+            {summary}
+            {totals}
+            """
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_parse_callgrind_total(tmp_path: Path) -> None:
+    assert M.parse_callgrind_total(callgrind_file(tmp_path / "a")) == 1234
+    assert M.parse_callgrind_total(callgrind_file(tmp_path / "b", summary="", totals="totals: 99 5")) == 99
+    assert M.parse_callgrind_total(callgrind_file(tmp_path / "c", summary="summary: 42", totals="")) == 42
+
+
+def test_parse_callgrind_errors(tmp_path: Path) -> None:
+    with pytest.raises(M.MeasureError, match="no summary/totals line"):
+        M.parse_callgrind_total(callgrind_file(tmp_path / "a", summary="", totals=""))
+    with pytest.raises(M.MeasureError, match="not Ir"):
+        M.parse_callgrind_total(callgrind_file(tmp_path / "b", events="Dr Ir"))
+    with pytest.raises(M.MeasureError, match="cannot read callgrind output"):
+        M.parse_callgrind_total(tmp_path / "missing")
+
+
+def test_missing_valgrind_names_debian_package() -> None:
+    with pytest.raises(ToolMissingError) as info:
+        M.find_valgrind("valgrind-not-installed-anywhere")
+    assert info.value.hint is not None and "valgrind" in info.value.hint
+    assert "apt-get install valgrind" in info.value.hint
+    assert info.value.exit_code == 3
+
+
+def test_count_instructions_without_valgrind(tmp_path: Path) -> None:
+    bench = Benchmark("tiny", "micro", tmp_path / "bm_tiny.py")
+    with pytest.raises(ToolMissingError):
+        M.count_instructions(
+            bench, sys.executable, tmp_path, tmp_path / "cg", valgrind="no-such-valgrind-xyz"
+        )
+
+
+def test_callgrind_argv(tmp_path: Path) -> None:
+    argv = M.callgrind_argv(
+        ["py", "-u", "s.py"], tmp_path / "out", valgrind="vg", no_aslr_prefix=["setarch", "x", "-R"]
+    )
+    assert argv[:4] == ["setarch", "x", "-R", "vg"]
+    assert "--tool=callgrind" in argv
+    assert f"--callgrind-out-file={tmp_path / 'out'}" in argv
+    assert argv[-3:] == ["py", "-u", "s.py"]
+
+
+def test_counts_round_trip(tmp_path: Path) -> None:
+    counts = {
+        "a": M.InstructionCount("a", loops=10, total_low=1_000, total_high=1_505, aslr_disabled=True),
+        "b": M.InstructionCount("b", loops=1, total_low=50, total_high=80, aslr_disabled=False),
+    }
+    assert counts["a"].per_loop == 50  # 50.5 rounds to even
+    path = tmp_path / "sub" / "instr.json"
+    M.save_counts(path, counts)
+    assert M.load_counts(path) == {"a": 50, "b": 30}
+    path.write_text('{"a": {"per_loop": "x"}}', encoding="utf-8")
+    with pytest.raises(M.MeasureError, match="no integer per_loop"):
+        M.load_counts(path)
+    with pytest.raises(M.MeasureError, match="instruction counts not found"):
+        M.load_counts(tmp_path / "none.json")
+
+
+@pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed")
+def test_callgrind_per_loop_difference_is_positive_repeatable_and_scales(tmp_path: Path) -> None:
+    pyperf_dir = prepare_pyperf_path(tmp_path / "cache")
+    check_target_python(sys.executable, pyperf_dir)  # byte-compiles pyperf
+    small = tmp_path / "bm_small.py"
+    small.write_text(TINY.format(n=50), encoding="utf-8")
+    large = tmp_path / "bm_large.py"
+    large.write_text(TINY.format(n=100), encoding="utf-8")
+    bench_small = Benchmark("small", "micro", small)
+    bench_large = Benchmark("large", "micro", large)
+
+    first = M.count_instructions(bench_small, sys.executable, pyperf_dir, tmp_path / "cg", loops=400)
+    second = M.count_instructions(bench_small, sys.executable, pyperf_dir, tmp_path / "cg", loops=400)
+    doubled = M.count_instructions(bench_large, sys.executable, pyperf_dir, tmp_path / "cg", loops=400)
+
+    assert first.per_loop > 0
+    assert first.total_high > first.total_low > 1_000_000  # includes interpreter start-up
+    # Start-up (~10^8 instructions, varying by a few thousand between runs
+    # because pyperf records times and load in its metadata) cancels: the
+    # per-loop figure is repeatable to a fraction of a percent ...
+    assert abs(first.per_loop - second.per_loop) <= first.per_loop // 200
+    # ... and tracks the body: twice the inner iterations, about twice the instructions.
+    assert 1.8 < doubled.per_loop / first.per_loop < 2.2
+    assert (tmp_path / "cg" / "small.400.callgrind").is_file()
+    assert (tmp_path / "cg" / "small.800.callgrind").is_file()

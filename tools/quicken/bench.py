@@ -1,0 +1,300 @@
+"""Stage 5: run a benchmark suite on two builds and compare them.
+
+Wall mode runs pyperf with identical settings on both sides: the loop count
+is calibrated once (on the base) and then fixed for both, and the two sides'
+worker processes alternate (base, head, base, head, …) so that drift on a
+shared machine hits both equally.  Each side's results are one pyperf JSON
+file that ``python -m pyperf compare_to base.json head.json`` reads as it is.
+
+Instructions mode counts instructions of each benchmark body with callgrind
+(:mod:`quicken.measure`): deterministic, start-up cancelled.
+
+``--pystats`` builds both sides with the ``pystats`` configuration, runs each
+benchmark once with ``-X pystats`` and summarizes with CPython's own
+``Tools/scripts/summarize_stats.py`` (run by the built interpreter).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyperf
+
+from . import build, compare, measure, suite
+from .config import Config
+from .errors import QuickenError
+
+Report = Callable[[str], None]
+MODES = ("wall", "instructions", "both")
+PYSTATS_DIR = Path("/tmp/py_stats")  # where a 3.13 pystats build writes (fixed in specialize.c)
+
+
+@dataclass
+class Side:
+    label: str  # what the user asked for: baseline, patched, a commit
+    python: Path
+    tree: str
+    src: Path
+
+
+@dataclass
+class BenchResult:
+    directory: Path
+    suite: str
+    mode: str
+    comparison: compare.Comparison | None
+    instructions: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (base, head)
+    pystats: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _side(
+    cfg: Config, target: str, config_name: str | None, report: Report, label: str | None = None
+) -> Side:
+    res = build.build_one(cfg, target, config_name, report)
+    src = res.python.parent.parent / "src"
+    return Side(label or target, res.python, res.tree, src)
+
+
+def _run(command: suite.Command, what: str, log: Path) -> None:
+    proc = subprocess.run(list(command.argv), env=dict(command.env), cwd=command.cwd, capture_output=True,
+                          text=True, check=False)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ {' '.join(command.argv)}\n{proc.stdout}{proc.stderr}\n")
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["no output"])[-1]
+        raise QuickenError(f"{what} failed: {last}", f"full output: {log}")
+
+
+def _calibrated_loops(path: Path) -> int:
+    loaded = pyperf.BenchmarkSuite.load(str(path))
+    loops = [b.get_metadata().get("loops") for b in loaded.get_benchmarks()]
+    known = [int(n) for n in loops if n]
+    if not known:
+        raise QuickenError(f"{path}: pyperf recorded no loop count", "rerun with --loops N")
+    return max(known)
+
+
+def wall(
+    benches: tuple[suite.Benchmark, ...],
+    base: Side,
+    head: Side,
+    pyperf_dir: Path,
+    options: suite.PyperfOptions,
+    out: Path,
+    report: Report,
+) -> tuple[Path, Path]:
+    processes = options.processes or 4
+    per_process = dataclasses.replace(options, processes=1, output=None, append=None)
+    parts: dict[str, list[Path]] = {"base": [], "head": []}
+    log = out / "wall.log"
+    for i, bench in enumerate(benches, 1):
+        loops = options.loops
+        if loops is None:
+            report(f"wall [{i}/{len(benches)}] {bench.name}: calibrate")
+            calib = out / "raw" / f"{bench.name}.calibrate.json"
+            calib.parent.mkdir(parents=True, exist_ok=True)
+            calib.unlink(missing_ok=True)
+            cmd = suite.bench_command(bench, base.python, pyperf_dir,
+                                      dataclasses.replace(per_process, values=1, warmups=1, output=calib))
+            _run(cmd, f"{bench.name} on {base.label} (calibration)", log)
+            loops = _calibrated_loops(calib)
+        for side_name in ("base", "head"):
+            path = out / "raw" / f"{bench.name}.{side_name}.json"
+            path.unlink(missing_ok=True)
+            parts[side_name].append(path)
+        for proc in range(processes):
+            for side_name, side in (("base", base), ("head", head)):  # alternate A B A B
+                report(f"wall [{i}/{len(benches)}] {bench.name}: process {proc + 1}/{processes} {side.label}")
+                path = out / "raw" / f"{bench.name}.{side_name}.json"
+                opts = dataclasses.replace(per_process, loops=loops, append=path)
+                _run(suite.bench_command(bench, side.python, pyperf_dir, opts),
+                     f"{bench.name} on {side.label}", log)
+    return (suite.merge_results(parts["base"], out / "base.json"),
+            suite.merge_results(parts["head"], out / "head.json"))
+
+
+def instructions(
+    benches: tuple[suite.Benchmark, ...],
+    base: Side,
+    head: Side,
+    pyperf_dir: Path,
+    out: Path,
+    loops: int | None,
+    report: Report,
+) -> dict[str, tuple[int, int]]:
+    counts: dict[str, dict[str, measure.InstructionCount]] = {"base": {}, "head": {}}
+    for i, bench in enumerate(benches, 1):
+        for side_name, side in (("base", base), ("head", head)):
+            report(f"instructions [{i}/{len(benches)}] {bench.name} on {side.label}")
+            counts[side_name][bench.name] = measure.count_instructions(
+                bench, side.python, pyperf_dir, out / "callgrind" / side_name, loops=loops)
+    for side_name in ("base", "head"):
+        measure.save_counts(out / f"instructions-{side_name}.json", counts[side_name])
+    return {name: (counts["base"][name].per_loop, counts["head"][name].per_loop) for name in counts["base"]}
+
+
+@contextmanager
+def _pystats_dir() -> Iterator[Path]:
+    PYSTATS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(PYSTATS_DIR.parent / ".quicken-py_stats.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield PYSTATS_DIR
+
+
+def pystats(
+    cfg: Config,
+    benches: tuple[suite.Benchmark, ...],
+    base_target: str,
+    head_target: str,
+    pyperf_dir: Path,
+    out: Path,
+    report: Report,
+) -> Path:
+    stats = out / "pystats"
+    stats.mkdir(parents=True, exist_ok=True)
+    jsons: list[Path] = []
+    sides = [_side(cfg, t, "pystats", report) for t in (base_target, head_target)]
+    for side_name, side in zip(("base", "head"), sides, strict=True):
+        with _pystats_dir() as raw:
+            for old in raw.glob("*.txt"):
+                old.unlink()
+            for i, bench in enumerate(benches, 1):
+                report(f"pystats [{i}/{len(benches)}] {bench.name} on {side.label}")
+                loops = measure.DEFAULT_LOOPS[bench.kind]
+                cmd = suite.single_run_command(bench, side.python, pyperf_dir, loops)
+                argv = (cmd.argv[0], "-X", "pystats", *cmd.argv[1:])
+                _run(suite.Command(argv, cmd.env, cmd.cwd), f"pystats {bench.name} on {side.label}",
+                     stats / "pystats.log")
+            summarize = side.src / "Tools" / "scripts" / "summarize_stats.py"
+            target = stats / f"{side_name}.json"
+            md = subprocess.run([str(side.python), str(summarize), str(raw), "--json-output", str(target)],
+                                capture_output=True, text=True, check=False)
+            if md.returncode != 0:
+                raise QuickenError(f"summarize_stats.py failed for {side.label}: "
+                                   f"{(md.stderr.strip().splitlines() or ['?'])[-1]}")
+            (stats / f"{side_name}.md").write_text(md.stdout)
+            jsons.append(target)
+    diff = subprocess.run([str(sides[1].python), str(sides[1].src / "Tools/scripts/summarize_stats.py"),
+                           *map(str, jsons)], capture_output=True, text=True, check=False)
+    (stats / "compare.md").write_text(diff.stdout)
+    return stats / "compare.md"
+
+
+def run(
+    cfg: Config,
+    base_target: str = "baseline",
+    head_target: str = "patched",
+    suite_spec: str = "quick",
+    mode: str = "both",
+    config_name: str | None = None,
+    with_pystats: bool = False,
+    output: Path | None = None,
+    overrides: dict[str, object] | None = None,
+    instruction_loops: int | None = None,
+    report: Report = lambda _: None,
+    labels: tuple[str, str] | None = None,
+) -> BenchResult:
+    if mode not in MODES:
+        raise QuickenError(f"--mode {mode}: choose one of {', '.join(MODES)}")
+    start = time.monotonic()
+    suites = suite.load_suites(cfg.benchmarks / "suites.toml", micro_dir=cfg.benchmarks / "micro")
+    chosen = suite.resolve(suite_spec, suites)
+    options = suite.pyperf_options_for(chosen, overrides)
+    base_label, head_label = labels or (base_target, head_target)
+    base = _side(cfg, base_target, config_name, report, base_label)
+    head = _side(cfg, head_target, config_name, report, head_label)
+    pyperf_dir = suite.prepare_pyperf_path(cfg.cache / "bench")
+    for side in (base, head):
+        suite.check_target_python(side.python, pyperf_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-{_slug(chosen.name)}-{_slug(base.label)}-vs-{_slug(head.label)}"
+    out = output or cfg.root / "results" / name
+    out.mkdir(parents=True, exist_ok=True)
+    result = BenchResult(out, chosen.name, mode, None)
+    if mode in ("instructions", "both"):
+        result.instructions = instructions(chosen.benchmarks, base, head, pyperf_dir, out, instruction_loops,
+                                           report)
+    if mode in ("wall", "both"):
+        base_json, head_json = wall(chosen.benchmarks, base, head, pyperf_dir, options, out, report)
+        result.comparison = compare.compare_files(
+            base_json, head_json, base_label=base.label, head_label=head.label,
+            base_instructions={k: v[0] for k, v in result.instructions.items()} or None,
+            head_instructions={k: v[1] for k, v in result.instructions.items()} or None,
+        )
+        for row in result.comparison.rows:
+            if row.unstable:
+                result.warnings.append(f"{row.name}: unstable ({'; '.join(row.unstable_reasons)}), "
+                                       "not a finding")
+    if with_pystats:
+        result.pystats = pystats(cfg, chosen.benchmarks, base_target, head_target, pyperf_dir, out, report)
+    result.seconds = time.monotonic() - start
+    write_report(result, base, head)
+    return result
+
+
+def _slug(target: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in target)[:40]
+
+
+def instruction_table(result: BenchResult) -> list[str]:
+    lines = ["| benchmark | base instructions/loop | head instructions/loop | change |",
+             "| --- | ---: | ---: | ---: |"]
+    ratios = []
+    for name, (b, h) in result.instructions.items():
+        ratios.append(h / b)
+        lines.append(f"| {name} | {b:,} | {h:,} | {(h / b - 1) * 100:+.1f}% |")
+    gm = compare.geometric_mean(ratios)
+    if gm is not None:
+        lines.append(f"| **geometric mean** | | | {(gm - 1) * 100:+.1f}% |")
+    return lines
+
+
+def write_report(result: BenchResult, base: Side, head: Side) -> None:
+    md = [f"# quicken bench: {result.suite}", "",
+          f"- base: `{base.label}` (tree {base.tree[:12]}) `{base.python}`",
+          f"- head: `{head.label}` (tree {head.tree[:12]}) `{head.python}`",
+          f"- mode: {result.mode}; took {result.seconds:.0f} s", ""]
+    if result.comparison is not None:
+        md += [compare.render_markdown(result.comparison), ""]
+        try:
+            plot = compare.plot_ratios(result.comparison, result.directory / "ratios.png",
+                                       title=f"{head.label} vs {base.label} ({result.suite})")
+            md += [f"![ratios]({plot.name})", ""]
+        except QuickenError as exc:
+            result.warnings.append(f"plot: {exc.message}")
+    elif result.instructions:
+        md += [*instruction_table(result), ""]
+    if result.warnings:
+        md += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
+    if result.pystats is not None:
+        md += [f"pystats comparison: [{result.pystats.relative_to(result.directory)}]"
+               f"({result.pystats.relative_to(result.directory)})", ""]
+    (result.directory / "report.md").write_text("\n".join(md))
+    (result.directory / "summary.json").write_text(json.dumps({
+        "suite": result.suite, "mode": result.mode, "seconds": round(result.seconds, 1),
+        "base": {"label": base.label, "tree": base.tree}, "head": {"label": head.label, "tree": head.tree},
+        "instructions": result.instructions,
+        "geometric_mean": result.comparison.geometric_mean if result.comparison else None,
+        "warnings": result.warnings,
+    }, indent=1) + "\n")
+
+
+def render_text(result: BenchResult) -> str:
+    if result.comparison is not None:
+        text = compare.render_text(result.comparison)
+    else:
+        text = "\n".join(instruction_table(result))
+    lines = [text]
+    lines += [f"warning: {w}" for w in result.warnings]
+    lines.append(f"results: {result.directory} (report.md, base.json/head.json for pyperf compare_to)")
+    return "\n".join(lines)

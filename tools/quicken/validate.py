@@ -1,0 +1,205 @@
+"""Stage 6: the per-patch validation gate and its records.
+
+For each patch, the build of the series up to the previous patch (base) is
+compared with the build including the patch (head) on the patch's target
+benchmarks plus a suite (default ``quick``), in wall and instructions mode;
+the patch's declared CPython tests run on the head build.  :mod:`quicken.gate`
+judges the numbers.  The verdict is written to
+``patches/<patch>.validation.json``, bound to what it judged: the patch file's
+sha256, the overlay files it owns, the pin, the build configuration and the
+machine.  Any change to those makes the record stale.
+
+Thresholds: ``[validate]`` in quicken.toml (``threshold``, ``max-wall-slowdown``,
+``max-instruction-slowdown``, ``suite``), overridden per patch by the
+``Quicken-Threshold: 15%`` trailer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__, bench, gate
+from .config import Config
+from .errors import QuickenError
+from .series import Patch, Series
+from .series import load as load_series
+from .worktree import WorkTree
+
+Report = Callable[[str], None]
+RECORD_SUFFIX = ".validation.json"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    patch: str
+    verdict: gate.Verdict
+    record: Path
+    results: Path
+
+
+def record_path(cfg: Config, patch: Patch) -> Path:
+    return cfg.patches / f"{Path(patch.name).stem}{RECORD_SUFFIX}"
+
+
+def machine() -> dict[str, object]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"arch": platform.machine(), "cpu": model, "cores": os.cpu_count()}
+
+
+def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict[str, object]:
+    """What a verdict is bound to: any change here makes the record stale."""
+    bc = cfg.build_config(config_name)
+    overlay = {
+        rel: hashlib.sha256((cfg.overlay / rel).read_bytes()).hexdigest() for rel in series.overlay_of(patch)
+    }
+    return {
+        "patch": patch.name,
+        "patch_sha256": patch.digest,
+        "overlay": overlay,
+        "pin": {"version": cfg.pin.version, "sha256": cfg.pin.sha256},
+        "config": {"name": bc.name, "configure": list(bc.configure)},
+        "machine": machine(),
+    }
+
+
+def freshness(cfg: Config, series: Series, patch: Patch) -> tuple[str, str]:
+    """(validated | failed | stale | never, why)."""
+    path = record_path(cfg, patch)
+    if not path.is_file():
+        return "never", "no validation record"
+    try:
+        record = json.loads(path.read_text())
+        bound = record["binding"]
+        passed = bool(record["verdict"]["passed"])
+        config_name = bound["config"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "stale", f"{path.name} is unreadable"
+    if config_name not in cfg.build_configs:
+        return "stale", f"configuration {config_name!r} no longer exists"
+    current = binding(cfg, series, patch, config_name)
+    for key, label in (("patch_sha256", "patch changed"), ("overlay", "overlay files changed"),
+                       ("pin", "pin changed"), ("config", "build configuration changed"),
+                       ("machine", "validated on another machine")):
+        if bound.get(key) != current[key]:
+            return "stale", label
+    return ("validated" if passed else "failed"), record.get("date", "")
+
+
+def thresholds(cfg: Config, patch: Patch) -> gate.Thresholds:
+    settings = cfg.validate
+    threshold = settings.threshold
+    declared = patch.value("Quicken-Threshold")
+    if declared is not None:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", declared)
+        if not m:
+            raise QuickenError(f"{patch.path}: Quicken-Threshold: {declared!r} is not a percentage like 15%")
+        threshold = float(m.group(1)) / 100
+    return gate.Thresholds(
+        min_target_speedup=threshold,
+        min_target_instruction_reduction=threshold,
+        max_wall_slowdown=settings.max_wall_slowdown,
+        max_instruction_slowdown=settings.max_instruction_slowdown,
+    )
+
+
+def run_tests(python: Path, tests: list[str], log: Path, jobs: int) -> gate.TestResults:
+    if not tests:
+        return gate.TestResults(False, "the patch declares no Quicken-Tests")
+    argv = [str(python), "-m", "test", f"-j{jobs}", "--timeout=900", *tests]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=python.parent)
+    log.write_text(f"$ {' '.join(argv)}\n{proc.stdout}\n{proc.stderr}")
+    result = next((ln.strip() for ln in reversed(proc.stdout.splitlines()) if ln.startswith("Result:")),
+                  f"exit status {proc.returncode}")
+    return gate.TestResults(proc.returncode == 0, f"{' '.join(tests)}: {result}")
+
+
+def _base_and_head(cfg: Config, series: Series, patch: Patch) -> tuple[str, str, str]:
+    state = WorkTree(cfg).state()
+    if state.digest != series.digest:
+        raise QuickenError("the work tree does not match patches/ and cpython_overlay/", "run: quicken apply")
+    commits = {p.name: p.commit for p in state.patches}
+    names = [p.name for p in series.patches]
+    index = names.index(patch.name)
+    if index == 0:
+        return state.pristine, commits[patch.name], f"pin-{cfg.pin.version}"
+    return commits[names[index - 1]], commits[patch.name], Path(names[index - 1]).stem
+
+
+def run(
+    cfg: Config,
+    names: list[str] | None = None,
+    suite_spec: str | None = None,
+    config_name: str | None = None,
+    overrides: dict[str, object] | None = None,
+    skip_tests: bool = False,
+    report: Report = lambda _: None,
+) -> list[Outcome]:
+    series = load_series(cfg)
+    chosen = [series.patch(n) for n in names] if names else list(series.patches)
+    if not chosen:
+        raise QuickenError("the series is empty: nothing to validate")
+    bc = cfg.build_config(config_name)
+    outcomes: list[Outcome] = []
+    for patch in chosen:
+        base, head, base_label = _base_and_head(cfg, series, patch)
+        spec = ",".join(dict.fromkeys([*patch.targets, suite_spec or cfg.validate.suite]))
+        report(f"validate {patch.name}: {spec}")
+        results = cfg.root / "results" / f"validate-{Path(patch.name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = bench.run(cfg, base, head, spec, "both", bc.name, overrides=overrides, report=report,
+                           output=results, labels=(base_label, Path(patch.name).stem))
+        tests = None
+        if not skip_tests:
+            python = bench.build.build_one(cfg, head, bc.name, report).python
+            report(f"validate {patch.name}: python -m test {' '.join(patch.tests)}")
+            jobs = cfg.jobs or os.cpu_count() or 1
+            tests = run_tests(python, patch.tests, result.directory / "tests.log", jobs)
+        assert result.comparison is not None
+        verdict = gate.evaluate(result.comparison.rows, patch.targets, thresholds(cfg, patch),
+                                tests=tests)
+        record = {
+            "binding": binding(cfg, series, patch, bc.name),
+            "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
+                        "failures": [str(r) for r in verdict.failures]},
+            "base": {"commit": base}, "head": {"commit": head},
+            "suite": spec,
+            "tests": None if tests is None else {"passed": tests.passed, "summary": tests.summary},
+            "skipped_tests": skip_tests,
+            "benchmarks": [_row(r) for r in result.comparison.rows],
+            "geometric_mean": result.comparison.geometric_mean,
+            "instructions_geometric_mean": result.comparison.instructions_geometric_mean,
+            "results": str(result.directory),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "quicken": __version__,
+        }
+        path = record_path(cfg, patch)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        os.replace(tmp, path)
+        (result.directory / "verdict.txt").write_text(verdict.render())
+        outcomes.append(Outcome(patch.name, verdict, path, result.directory))
+    return outcomes
+
+
+def _row(row: bench.compare.ComparisonRow) -> dict[str, object]:
+    return {
+        "name": row.name, "base_mean": row.base_mean, "head_mean": row.head_mean, "ratio": row.ratio,
+        "significant": row.significant, "unstable": list(row.unstable_reasons),
+        "base_instructions": row.base_instructions, "head_instructions": row.head_instructions,
+        "instructions_ratio": row.instructions_ratio,
+    }
