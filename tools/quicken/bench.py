@@ -29,6 +29,7 @@ from pathlib import Path
 import pyperf
 
 from . import build, compare, measure, suite
+from . import pystats as pystats_mod
 from .config import Config
 from .errors import QuickenError
 
@@ -187,7 +188,9 @@ def pystats(
     diff = subprocess.run([str(sides[1].python), str(sides[1].src / "Tools/scripts/summarize_stats.py"),
                            *map(str, jsons)], capture_output=True, text=True, check=False)
     (stats / "compare.md").write_text(diff.stdout)
-    return stats / "compare.md"
+    summary = stats / "families.md"
+    summary.write_text(pystats_mod.render(pystats_mod.load(jsons[0]), pystats_mod.load(jsons[1])) + "\n")
+    return summary
 
 
 def run(
@@ -277,8 +280,9 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
     if result.warnings:
         md += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
     if result.pystats is not None:
-        md += [f"pystats comparison: [{result.pystats.relative_to(result.directory)}]"
-               f"({result.pystats.relative_to(result.directory)})", ""]
+        md += ["## pystats (specialized share of each family's executions)", "",
+               result.pystats.read_text(), "",
+               "CPython's own comparison: [pystats/compare.md](pystats/compare.md)", ""]
     (result.directory / "report.md").write_text("\n".join(md))
     (result.directory / "summary.json").write_text(json.dumps({
         "suite": result.suite, "mode": result.mode, "seconds": round(result.seconds, 1),

@@ -156,7 +156,7 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     outcomes = validate.run(
         cfg, names=args.patches or None, suite_spec=args.suite, config_name=args.config,
         overrides={k: v for k, v in overrides.items() if v is not None}, skip_tests=args.skip_tests,
-        report=progress,
+        with_pystats=args.pystats, report=progress,
     )
     progress.done()
     failed = 0
@@ -248,6 +248,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--values", type=int, help="pyperf values per process")
     s.add_argument("--warmups", type=int, help="pyperf warmups per process")
     s.add_argument("--skip-tests", action="store_true", help="do not run the patch's CPython tests")
+    s.add_argument("--pystats", action="store_true",
+                   help="also require the Quicken-Family families' specialized share to rise")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("status", help="pin, work tree, series and builds")

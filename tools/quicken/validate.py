@@ -11,7 +11,8 @@ machine.  Any change to those makes the record stale.
 
 Thresholds: ``[validate]`` in quicken.toml (``threshold``, ``max-wall-slowdown``,
 ``max-instruction-slowdown``, ``suite``), overridden per patch by the
-``Quicken-Threshold: 15%`` trailer.
+``Quicken-Threshold: 15%`` trailer.  With ``--pystats``, the specialized share of
+each family named by ``Quicken-Family:`` must rise.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, bench, gate
+from . import __version__, bench, gate, pystats
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -148,6 +149,7 @@ def run(
     config_name: str | None = None,
     overrides: dict[str, object] | None = None,
     skip_tests: bool = False,
+    with_pystats: bool = False,
     report: Report = lambda _: None,
 ) -> list[Outcome]:
     series = load_series(cfg)
@@ -162,7 +164,8 @@ def run(
         report(f"validate {patch.name}: {spec}")
         results = cfg.root / "results" / f"validate-{Path(patch.name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = bench.run(cfg, base, head, spec, "both", bc.name, overrides=overrides, report=report,
-                           output=results, labels=(base_label, Path(patch.name).stem))
+                           output=results, labels=(base_label, Path(patch.name).stem),
+                           with_pystats=with_pystats)
         tests = None
         if not skip_tests:
             python = bench.build.build_one(cfg, head, bc.name, report).python
@@ -170,8 +173,15 @@ def run(
             jobs = cfg.jobs or os.cpu_count() or 1
             tests = run_tests(python, patch.tests, result.directory / "tests.log", jobs)
         assert result.comparison is not None
+        families = patch.listed("Quicken-Family")
+        deltas = None
+        if with_pystats:
+            deltas = pystats.deltas(pystats.load(result.directory / "pystats" / "base.json"),
+                                    pystats.load(result.directory / "pystats" / "head.json"), families)
         verdict = gate.evaluate(result.comparison.rows, patch.targets, thresholds(cfg, patch),
-                                tests=tests)
+                                tests=tests, pystats_deltas=deltas,
+                                required_pystats=[f"{f} specialized share" for f in families]
+                                if with_pystats else ())
         record = {
             "binding": binding(cfg, series, patch, bc.name),
             "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
@@ -180,6 +190,7 @@ def run(
             "suite": spec,
             "tests": None if tests is None else {"passed": tests.passed, "summary": tests.summary},
             "skipped_tests": skip_tests,
+            "pystats": deltas,
             "benchmarks": [_row(r) for r in result.comparison.rows],
             "geometric_mean": result.comparison.geometric_mean,
             "instructions_geometric_mean": result.comparison.instructions_geometric_mean,

@@ -1,0 +1,167 @@
+"""Validation records: binding, freshness, thresholds; pystats family figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import synthetic as S
+from quicken import gate, pystats, validate
+from quicken.errors import QuickenError
+from quicken.series import load as load_series
+
+
+def write_record(project: S.Project, name: str, passed: bool) -> Path:
+    cfg = project.cfg()
+    series = load_series(cfg)
+    patch = series.patch(name)
+    path = validate.record_path(cfg, patch)
+    record = {"binding": validate.binding(cfg, series, patch, "release"),
+              "verdict": {"passed": passed, "rules": []}, "date": "2026-11-24T00:00:00Z"}
+    path.write_text(json.dumps(record))
+    return path
+
+
+def state(project: S.Project, name: str) -> tuple[str, str]:
+    cfg = project.cfg()
+    series = load_series(cfg)
+    return validate.freshness(cfg, series, series.patch(name))
+
+
+def test_never_validated(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    assert state(project, two_patches[0].name) == ("never", "no validation record")
+
+
+def test_validated_then_stale_when_the_patch_changes(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    name = two_patches[1].name
+    write_record(project, name, passed=True)
+    assert state(project, name)[0] == "validated"
+    with open(project.patches / name, "ab") as f:
+        f.write(b"\n")
+    assert state(project, name) == ("stale", "patch changed")
+
+
+def test_stale_when_an_owned_overlay_file_changes(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    name = two_patches[0].name
+    write_record(project, name, passed=True)
+    (project.overlay / "Include/quicken_counter.h").write_text("#define QUICKEN_COUNTER 2\n")
+    assert state(project, name) == ("stale", "overlay files changed")
+    # The other patch owns no overlay file: its record is unaffected.
+    write_record(project, two_patches[1].name, passed=True)
+    assert state(project, two_patches[1].name)[0] == "validated"
+
+
+def test_stale_when_pin_or_configuration_changes(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    name = two_patches[0].name
+    path = write_record(project, name, passed=True)
+    record = json.loads(path.read_text())
+    record["binding"]["pin"]["sha256"] = "0" * 64
+    path.write_text(json.dumps(record))
+    assert state(project, name) == ("stale", "pin changed")
+    record["binding"] = validate.binding(project.cfg(), load_series(project.cfg()),
+                                         load_series(project.cfg()).patch(name), "release")
+    record["binding"]["config"]["configure"] = ["--with-lto"]
+    path.write_text(json.dumps(record))
+    assert state(project, name) == ("stale", "build configuration changed")
+    record["binding"]["config"]["configure"] = []
+    record["binding"]["machine"]["cores"] = 4096
+    path.write_text(json.dumps(record))
+    assert state(project, name) == ("stale", "validated on another machine")
+
+
+def test_failed_verdict_and_unreadable_record(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    name = two_patches[0].name
+    path = write_record(project, name, passed=False)
+    assert state(project, name)[0] == "failed"
+    path.write_text("{not json")
+    assert state(project, name)[0] == "stale"
+
+
+def test_records_are_not_patches(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    """A record under patches/ must not trip the 'patch file not in the series' check."""
+    project = make_project(two_patches)
+    write_record(project, two_patches[0].name, passed=True)
+    assert len(load_series(project.cfg()).patches) == 2
+
+
+def test_thresholds_from_config_and_trailer(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    series = load_series(cfg)
+    th = validate.thresholds(cfg, series.patches[0])
+    assert (th.min_target_speedup, th.max_wall_slowdown, th.max_instruction_slowdown) == (0.15, 0.01, 0.005)
+    text = (project.patches / two_patches[1].name).read_text()
+    marker = "A new instruction: the generated header must be regenerated on apply.\n"
+    (project.patches / two_patches[1].name).write_text(
+        text.replace(marker, marker + "\nQuicken-Threshold: 22.5%\n"))
+    patch = load_series(cfg).patches[1]
+    assert validate.thresholds(cfg, patch).min_target_speedup == pytest.approx(0.225)
+    (project.patches / two_patches[1].name).write_text(
+        text.replace(marker, marker + "\nQuicken-Threshold: fast\n"))
+    with pytest.raises(QuickenError, match="Quicken-Threshold: 'fast' is not a percentage"):
+        validate.thresholds(cfg, load_series(cfg).patches[1])
+
+
+def test_run_tests_without_declared_tests_fails(tmp_path: Path) -> None:
+    result = validate.run_tests(Path("/nonexistent/python"), [], tmp_path / "log", 1)
+    assert result == gate.TestResults(False, "the patch declares no Quicken-Tests")
+
+
+RAW = {
+    "opcode[BINARY_OP].specializable": 1,
+    "opcode[BINARY_OP].execution_count": 300,
+    "opcode[BINARY_OP].specialization.deferred": 280,
+    "opcode[BINARY_OP_ADD_INT].execution_count": 700,
+    "opcode[LOAD_FAST].execution_count": 2000,
+    "opcode[TO_BOOL].specializable": 1,
+    "opcode[TO_BOOL].execution_count": 0,
+    "opcode[TO_BOOL_INT].execution_count": 100,
+    "opcode[LOAD_SUPER_ATTR].specializable": 1,
+    "opcode[LOAD_SUPER_ATTR].execution_count": 10,
+    "opcode[LOAD_ATTR].specializable": 1,
+    "opcode[LOAD_ATTR].execution_count": 90,
+    "opcode[LOAD_ATTR_SLOT].execution_count": 10,
+}
+
+
+def test_pystats_family_shares() -> None:
+    s = pystats.summarize(RAW)
+    assert s.total == 300 + 700 + 2000 + 100 + 10 + 90 + 10
+    assert s.families["BINARY_OP"].specialized_share == pytest.approx(0.7)
+    assert s.families["TO_BOOL"].specialized_share == 1.0
+    # LOAD_SUPER_ATTR is not a specialized form of LOAD_ATTR (prefix is the family plus "_").
+    assert s.families["LOAD_ATTR"].specialized == 10
+    assert s.unspecialized == 300 + 10 + 90
+    assert s.unspecialized_share == pytest.approx(400 / s.total)
+
+
+def test_pystats_deltas_and_render() -> None:
+    base = pystats.summarize(RAW)
+    better = dict(RAW)
+    better["opcode[BINARY_OP].execution_count"] = 30
+    better["opcode[BINARY_OP_ADD_INT].execution_count"] = 970
+    head = pystats.summarize(better)
+    d = pystats.deltas(base, head, ["BINARY_OP", "NO_SUCH_FAMILY"])
+    assert d["BINARY_OP specialized share"] == pytest.approx(0.97 - 0.7)
+    assert "NO_SUCH_FAMILY specialized share" not in d
+    assert d["unspecialized share (lower is better)"] < 0
+    verdict = gate.evaluate([], ["x"], pystats_deltas=d, required_pystats=["BINARY_OP specialized share"])
+    assert any(r.status == "pass" and "BINARY_OP" in r.detail for r in verdict.rules)
+    worse = gate.evaluate([], ["x"], pystats_deltas=pystats.deltas(head, base, ["BINARY_OP"]),
+                          required_pystats=["BINARY_OP specialized share"])
+    assert any(r.status == "fail" and "BINARY_OP" in r.detail for r in worse.rules)
+    table = pystats.render(base, head)
+    assert "| BINARY_OP | 70.0% | 97.0% | 280 | 280 |" in table
+
+
+def test_pystats_load_refuses_garbage(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text("nope")
+    with pytest.raises(QuickenError, match="not a pystats JSON file"):
+        pystats.load(bad)
