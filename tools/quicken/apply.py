@@ -292,6 +292,7 @@ def run(
     with wt.lock():
         if not wt.exists:
             return _first_apply(cfg, series, source_path, report)
+        wt.check_no_rebase()
         return _reapply(cfg, wt, series, save_to, source_path, report, extras, allow_user_work)
 
 

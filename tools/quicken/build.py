@@ -267,17 +267,30 @@ def missing_modules(log: Path) -> list[str]:
 
 
 def build_one(
-    cfg: Config, target: str, config_name: str | None, report: Report, force: bool = False
+    cfg: Config,
+    target: str,
+    config_name: str | None,
+    report: Report,
+    force: bool = False,
+    repo: Git | None = None,
 ) -> BuildResult:
+    """Build ``target`` (a work-tree target, or with ``repo`` any commit of that repository)."""
     bc = cfg.build_config(config_name)
     configure = list(bc.configure)
-    slot_name, commit, tree = resolve(cfg, target)
+    if repo is None:
+        slot_name, commit, tree = resolve(cfg, target)
+    else:
+        found = repo.rev(f"{target}^{{commit}}")
+        if found is None:
+            raise QuickenError(f"{target}: not a commit of {repo.git_dir}")
+        commit, tree = found, repo.tree_of(found)
+        slot_name = f"rev-{tree[:12]}"
     if not force:
         built = find_built(cfg, bc.name, tree, configure)
         if built is not None:
             return BuildResult(target, bc.name, commit, tree, built / "obj" / "python", True, 0.0, None)
     require_tools()
-    g = WorkTree(cfg).repo()
+    g = repo or WorkTree(cfg).repo()
     slot = slot_dir(cfg, bc.name, slot_name)
     slot.mkdir(parents=True, exist_ok=True)
     log = slot / "build.log"
@@ -368,6 +381,8 @@ def build_many(
     cfg: Config, targets: list[str], config_name: str | None, report: Report, force: bool = False
 ) -> list[BuildResult]:
     wt = WorkTree(cfg)
+    if wt.exists:
+        wt.check_no_rebase()
     if "patched" in targets and wt.exists and wt.dirty():
         report("note: the work tree has uncommitted changes; 'patched' builds its last commit")
     return [build_one(cfg, t, config_name, report, force) for t in targets]

@@ -310,3 +310,73 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         jobs=jobs,
         validate=validate,
     )
+
+
+def rewrite_pin(text: str, version: str, sha256: str, git_tag: str | None, git_commit: str | None) -> str:
+    """``text`` (quicken.toml) with the [pin] keys set, everything else byte for byte.
+
+    Only the value of each ``key = "..."`` line of the [pin] table changes;
+    comments (on their own lines or after a value) and layout survive.  A key
+    whose new value is None is removed (``git-commit``), or left out when
+    absent; a missing key with a value is added after the last [pin] line.
+    ``git_tag`` None means the default (``v<version>``): an existing line is
+    updated to it, no line is added.
+    """
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if re.match(r"^\s*\[pin\]\s*(#.*)?$", ln)), None)
+    if start is None:
+        raise ConfigError(f"{CONFIG_NAME}: no [pin] table to rewrite")
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])), len(lines))
+    wanted: dict[str, str | None] = {
+        "version": version,
+        "sha256": sha256,
+        "git-tag": git_tag or f"v{version}",
+        "git-commit": git_commit,
+    }
+    seen: set[str] = set()
+    out = lines[:start + 1]
+    last_key = start
+    for i in range(start + 1, end):
+        line = lines[i]
+        m = re.match(r'^(\s*)([A-Za-z0-9_-]+)(\s*=\s*)"[^"\n]*"(.*)$', line, re.S)
+        if m and m.group(2) in wanted:
+            key = m.group(2)
+            seen.add(key)
+            value = wanted[key]
+            if value is None:
+                continue
+            out.append(f'{m.group(1)}{key}{m.group(3)}"{value}"{m.group(4)}')
+            last_key = len(out) - 1
+            continue
+        if m:
+            last_key = len(out)
+        out.append(line)
+    added = [f'{key} = "{value}"\n' for key, value in wanted.items()
+             if key not in seen and value is not None and not (key == "git-tag" and git_tag is None)]
+    if added:
+        if not out[last_key].endswith("\n"):
+            out[last_key] += "\n"
+        out[last_key + 1:last_key + 1] = added
+    out += lines[end:]
+    result = "".join(out)
+    pin = tomllib.loads(result).get("pin", {})
+    check = {"version": version, "sha256": sha256, "git-tag": git_tag or f"v{version}",
+             "git-commit": git_commit}
+    for key, value in check.items():
+        if pin.get(key, f"v{version}" if key == "git-tag" else None) != value:
+            raise ConfigError(f"{CONFIG_NAME}: could not rewrite pin.{key} (unusual layout)",
+                              f"set [pin] {key} = \"{value}\" by hand")
+    return result
+
+
+def write_pin(root: Path, version: str, sha256: str, git_tag: str | None, git_commit: str | None) -> None:
+    """Rewrite the [pin] of ``root/quicken.toml`` in place (atomically), keeping comments."""
+    path = root / CONFIG_NAME
+    text = path.read_text(encoding="utf-8")
+    new = rewrite_pin(text, version, sha256, git_tag, git_commit)
+    if new == text:
+        return
+    tmp = path.with_name(f".{CONFIG_NAME}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+    os.replace(tmp, path)

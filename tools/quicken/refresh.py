@@ -206,6 +206,7 @@ def run(
     wt = WorkTree(cfg)
     g = wt.repo()
     with wt.lock():
+        wt.check_no_rebase()
         state = wt.state()
         series = load_series(cfg)
         if series.digest != state.digest:

@@ -26,6 +26,7 @@ from .gitutil import Git, open_repo
 
 BRANCH = "quicken"
 PATCH_REFS = "refs/quicken/patches/"
+REBASE_DIR = "rebase"  # .git/quicken/rebase: the state of an unfinished `quicken rebase`
 
 
 def pin_tag(version: str) -> str:
@@ -105,6 +106,19 @@ class WorkTree:
         g = self.repo()
         out = g("rev-list", "--first-parent", f"{state.tip}..HEAD")
         return out.split() if out else []
+
+    def check_no_rebase(self) -> None:
+        """Refuse while ``quicken rebase`` is unfinished (stopped, or killed midway)."""
+        path = self.meta / REBASE_DIR / "state.json"
+        if not path.is_file():
+            return
+        try:
+            data = json.loads(path.read_text())
+            message, hint = str(data["message"]), str(data["hint"])
+        except (OSError, ValueError, KeyError, TypeError):
+            message = "an unfinished quicken rebase"
+            hint = "quicken rebase --continue, --skip or --abort"
+        raise ApplyError(f"{self.path}: {message}", hint)
 
     def head_off_series(self, state: State) -> bool:
         """HEAD is not a descendant of the recorded tip (history rewritten)."""
