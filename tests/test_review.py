@@ -311,7 +311,6 @@ opmap = {
     'CACHE': 0,
     'NOP': 9,
     'LOAD_ATTR': 10,
-    'LOAD_ATTR_SLOT': 100,
 }
 '''
 CACHES = "const uint8_t _PyOpcode_Caches[256] = {\n    [LOAD_ATTR] = 9,\n};\n"

@@ -233,9 +233,13 @@ def interpreter_change(before: dict[str, str | None], after: dict[str, str | Non
     info = Interp(available=bool(opmap_b or opmap_a), touched=sorted(named))
     spec_b: dict[str, list[str]] = meta_b.get("_specializations") or {}
     spec_a: dict[str, list[str]] = meta_a.get("_specializations") or {}
-    specialized = set(meta_b.get("_specialized_opmap") or {}) | set(meta_a.get("_specialized_opmap") or {})
-    info.added = sorted(set(opmap_a) - set(opmap_b))
-    info.removed = sorted(set(opmap_b) - set(opmap_a))
+    specialized_b: dict[str, int] = meta_b.get("_specialized_opmap") or {}
+    specialized_a: dict[str, int] = meta_a.get("_specialized_opmap") or {}
+    specialized = set(specialized_b) | set(specialized_a)
+    # 3.13's opmap holds the unspecialized instructions, _specialized_opmap the others.
+    all_b, all_a = {**opmap_b, **specialized_b}, {**opmap_a, **specialized_a}
+    info.added = sorted(set(all_a) - set(all_b))
+    info.removed = sorted(set(all_b) - set(all_a))
     info.renumbered = [
         f"{name} {_n(opmap_b.get(name))} -> {_n(opmap_a.get(name))}"
         for name in sorted((set(opmap_a) | set(opmap_b)) - specialized)
@@ -483,12 +487,17 @@ def classify(cfg: Config, path: str, owned: set[str]) -> str:
     return "upstream"
 
 
+_FUNCTION_HEADER = re.compile(r"^(?:[A-Za-z_][\w \t\*]*[\s\*])?[A-Za-z_]\w*\s*\(")
+
+
 def file_diffs(cfg: Config, patchset: unidiff.PatchSet, owned: set[str]) -> list[FileDiff]:
     out = []
     for pf in patchset:
         status = "added" if pf.is_added_file else "removed" if pf.is_removed_file else "modified"
         hunks = [str(h) for h in pf]
-        sections = sorted({h.section_header.strip() for h in pf if (h.section_header or "").strip()})
+        sections = sorted({h.section_header.strip() for h in pf
+                           if _FUNCTION_HEADER.match(h.section_header or "")
+                           and not h.section_header.startswith("dummy_func(")})
         out.append(FileDiff(pf.path, classify(cfg, pf.path, owned), pf.added, pf.removed, status, hunks,
                             sections))
     return out
