@@ -109,7 +109,7 @@ def test_report_of_a_good_patch(reviewed: S.Project, good: list[S.Mail]) -> None
     assert f"| Quicken-Upstream | gh-{ISSUE} |" in md
     assert "| `Include/quicken_counter.h` | overlay | added | 1 | 0 |" in md
     assert "| `Python/ceval.c` | upstream | modified | 1 | 0 |" in md
-    assert "`int ceval_line_02 = 2;` (Python/ceval.c)" in md  # the hunk's section header
+    assert "## C functions touched\n\n- (no hunk section headers)\n" in md  # no function in fake ceval.c
     assert "| bm_x | 2.00 ms | 1.00 ms | 0.500 (2.00x faster) | yes | 0.600 (-40.0%) |" in md
     assert "No previously exported version" in md
     assert "No opcode metadata in the tree" in md
@@ -435,3 +435,18 @@ def test_cli_review_html_default_place_and_unapplied_patch(
     assert code == 1 and out == ""
     assert err.splitlines() == [f"quicken: error: {extra.name} is not applied in {reviewed.worktree}",
                                 "quicken: hint: run: quicken apply"]
+
+
+def test_functions_from_hunk_headers_and_added_definitions(project: S.Project) -> None:
+    import unidiff
+
+    diff = ("diff --git a/Python/specialize.c b/Python/specialize.c\n--- a/Python/specialize.c\n"
+            "+++ b/Python/specialize.c\n"
+            "@@ -10,2 +10,3 @@ _Py_Specialize_ForIter(PyObject *iter, int oparg)\n a;\n+b;\n c;\n"
+            "@@ -50,2 +51,7 @@ As a consequence of this, split keys are small.\n d;\n+static int\n"
+            "+quicken_helper(int x)\n+{\n+    return x;\n+}\n e;\n")
+    patchset = unidiff.PatchSet(diff)
+    (f,) = review.file_diffs(project.cfg(), patchset, set())
+    assert f.sections == ["_Py_Specialize_ForIter(PyObject *iter, int oparg)"]
+    lines = review.added_c_lines(project.cfg(), patchset)
+    assert review.defined_functions(lines) == ["quicken_helper (Python/specialize.c)"]

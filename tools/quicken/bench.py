@@ -34,7 +34,7 @@ from .config import Config
 from .errors import QuickenError
 
 Report = Callable[[str], None]
-MODES = ("wall", "instructions", "both")
+MODES = ("wall", "instructions", "both", "pystats")  # pystats: only the pystats figures
 PYSTATS_DIR = Path("/tmp/py_stats")  # where a 3.13 pystats build writes (fixed in specialize.c)
 
 
@@ -210,12 +210,14 @@ def run(
     if mode not in MODES:
         raise QuickenError(f"--mode {mode}: choose one of {', '.join(MODES)}")
     start = time.monotonic()
+    with_pystats = with_pystats or mode == "pystats"
     suites = suite.load_suites(cfg.benchmarks / "suites.toml", micro_dir=cfg.benchmarks / "micro")
     chosen = suite.resolve(suite_spec, suites)
     options = suite.pyperf_options_for(chosen, overrides)
     base_label, head_label = labels or (base_target, head_target)
-    base = _side(cfg, base_target, config_name, report, base_label)
-    head = _side(cfg, head_target, config_name, report, head_label)
+    side_config = "pystats" if mode == "pystats" else config_name
+    base = _side(cfg, base_target, side_config, report, base_label)
+    head = _side(cfg, head_target, side_config, report, head_label)
     pyperf_dir = suite.prepare_pyperf_path(cfg.cache / "bench")
     for side in (base, head):
         suite.check_target_python(side.python, pyperf_dir)

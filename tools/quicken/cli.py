@@ -229,7 +229,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--base", default="baseline", help="base side: baseline (default), patched or a commit")
     s.add_argument("--head", default="patched", help="head side: patched (default), baseline or a commit")
     s.add_argument("--suite", default="quick", help="quick, full, or a comma list of benchmark names")
-    s.add_argument("--mode", default="both", choices=("wall", "instructions", "both"))
+    s.add_argument("--mode", default="both", choices=("wall", "instructions", "both", "pystats"),
+                   help="what to measure (pystats: only the pystats comparison)")
     s.add_argument("--pystats", action="store_true", help="also collect and compare pystats (pystats builds)")
     s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
     s.add_argument("-o", "--output", metavar="DIR", help="results directory (default: results/<stamp>-...)")

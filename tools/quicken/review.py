@@ -289,7 +289,8 @@ def named_instructions(files: list[FileDiff], patchset: unidiff.PatchSet) -> lis
             current = _INST.findall(hunk.section_header or "")[-1:]
             for line in hunk:
                 found = _INST.findall(line.value)
-                if line.is_added or line.is_removed:
+                code = re.sub(r"/\*.*?\*/|//.*$", "", line.value).strip()
+                if (line.is_added or line.is_removed) and code and not code.startswith(("*", "/*")):
                     names.update(found or current)
                 if found and not line.is_removed:
                     current = found[-1:]
