@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,8 +14,6 @@ import synthetic as S
 from quicken import cli, export, validate
 from quicken.errors import ApplyError, QuickenError
 from quicken.series import load as load_series
-
-blurb = pytest.importorskip("blurb._blurb_file")
 
 ISSUE = 123456
 
@@ -139,6 +138,7 @@ def test_stacked_mails_git_am_onto_the_pin(exportable: S.Project, issue_patches:
 
 def test_news_entry_is_valid_blurb(exportable: S.Project, issue_patches: list[S.Mail],
                                    tmp_path: Path) -> None:
+    blurb = pytest.importorskip("blurb._blurb_file")  # the test extra installs it
     (ex,) = export.prepare(exportable.cfg(), [issue_patches[0].name])
     assert ex.news is not None
     assert re.fullmatch(
@@ -303,3 +303,28 @@ def test_refuses_a_work_tree_out_of_date(exportable: S.Project, issue_patches: l
     with pytest.raises(QuickenError, match=expected) as info:
         export.prepare(exportable.cfg())
     assert info.value.hint == "run: quicken apply"
+
+
+def test_crlf_files_survive_a_plain_git_am(tmp_path: Path) -> None:
+    files = {**S.pristine_files(), "PCbuild/project.vcxproj": "<a>\r\n  <b/>\r\n</a>\r\n"}
+    tarball = tmp_path / "crlf" / f"{S.TOP}.tar.xz"
+    sha = S.write_tarball(tarball, files)
+    maker = S.MailMaker(tmp_path / "crlf-mails", files)
+    mail = maker.patch("Add a file to the project", {
+        "PCbuild/project.vcxproj": "<a>\r\n  <b/>\r\n  <c/>\r\n</a>\r\n",
+        "Python/ceval.c": files["Python/ceval.c"] + "int extra;\n"},
+        trailers=(f"Quicken-Upstream: gh-{ISSUE}",))
+    # MailMaker reads git's output as text (CRs lost): take the mail's bytes from git directly.
+    raw = subprocess.run(["git", "format-patch", "-1", "--stdout", "HEAD"], cwd=maker.repo, check=True,
+                         capture_output=True).stdout
+    assert b"\r\n" in raw
+    mail = S.Mail(mail.name, raw)
+    proj = S.new_project(tmp_path / "crlf-project", tarball, sha, [mail])
+    proj.apply()
+    write_record(proj, mail.name)
+    ((ex, path),) = export.run(proj.cfg())
+    text = ex.mail.decode()
+    assert "GIT binary patch" in text and "+int extra;" in text
+    am(proj, [path], tmp_path / "am")
+    expected = b"<a>\r\n  <b/>\r\n  <c/>\r\n</a>\r\n"
+    assert (tmp_path / "am" / "PCbuild/project.vcxproj").read_bytes() == expected

@@ -253,6 +253,11 @@ def parser() -> argparse.ArgumentParser:
                    help="also require the Quicken-Family families' specialized share to rise")
     s.set_defaults(func=cmd_validate)
 
+    from . import export, review
+
+    export.add_parser(sub)
+    review.add_parser(sub)
+
     s = sub.add_parser("status", help="pin, work tree, series and builds")
     s.set_defaults(func=cmd_status)
     return p

@@ -41,6 +41,9 @@ Decisions:
   at that revision; the ``[[regen]]`` rules then regenerate the generated
   files from that tree.  A patch that does not apply is refused in one line
   naming the patch and file.
+* **CRLF files.**  A changed file holding carriage returns (``PCbuild/*.vcxproj``)
+  is written as a git binary patch: ``git am`` strips the CR of every mail
+  line, so its text hunks could not apply with a plain ``git am``.
 """
 
 from __future__ import annotations
@@ -279,7 +282,7 @@ NO_NEWS_LINE = ("NO NEWS ENTRY: the patch declares no upstream issue (Quicken-Up
 def commit_message(patch: Patch, record: dict[str, Any] | None, marks: list[str]) -> str:
     parts = [title(patch)]
     parts += body_paragraphs(patch)
-    parts += marks
+    parts += [textwrap.fill(mark, width=72, break_long_words=False, break_on_hyphens=False) for mark in marks]
     parts.append("\n".join(validation_lines(record, patch.listed("Quicken-Family"))))
     kept = kept_trailers(patch)
     if kept:
@@ -430,6 +433,23 @@ def _with_news(g: Git, commit: str, news: News | None, workdir: Path) -> str:
     return tree
 
 
+def _crlf_attributes(g: Git, base: str, commit: str, workdir: Path) -> Path:
+    """An attributes file marking changed files with carriage returns ``binary``.
+
+    ``git am`` strips the CR of every mail line (unless ``--keep-cr``), so a text
+    hunk of a CRLF file (PCbuild/*.vcxproj) could never apply; as a binary patch it does.
+    """
+    lines = []
+    for path in g.changed_paths(base, commit):
+        for rev in (base, commit):
+            if g.run("cat-file", "-e", f"{rev}:{path}")[0] == 0 and b"\r" in g.blob(f"{rev}:{path}"):
+                lines.append(f"/{path} binary\n")
+                break
+    dest = workdir / "crlf.attributes"
+    dest.write_text("".join(lines), encoding="utf-8")
+    return dest
+
+
 def _has_news(g: Git, base: str, commit: str) -> bool:
     out = g("diff", "--name-only", "--diff-filter=A", base, commit, "--", NEWS_DIR)
     return bool(out.strip())
@@ -509,10 +529,11 @@ def prepare(
             tree = _with_news(g, head, news, workdir)
             commit = g.commit_tree(tree, base, message, patch.author)
             prefix = f"PATCH{' UNVALIDATED' if state != 'validated' else ''} {i + 1}/{len(order)}"
-            mail = g("format-patch", "-1", "--always", "--stdout", "--zero-commit", "--no-signature",
-                     "--no-numbered", f"--subject-prefix={prefix}", "--no-renames", "--full-index",
-                     "--binary", commit, strip=False)
-            stat = g("diff", "--stat=100", "--summary", base, commit, strip=False)
+            crlf = f"core.attributesFile={_crlf_attributes(g, base, commit, workdir)}"
+            mail = g("-c", crlf, "format-patch", "-1", "--always", "--stdout", "--zero-commit",
+                     "--no-signature", "--no-numbered", f"--subject-prefix={prefix}", "--no-renames",
+                     "--full-index", "--binary", commit, strip=False)
+            stat = g("-c", crlf, "diff", "--stat=100", "--summary", base, commit, strip=False)
             pr = pr_description(title(patch), patch, i + 1, len(order), titles[:i],
                                 record if state != "never" else None, marks, news, chain.label, stat)
             out.append(Exported(patch, i + 1, len(order), title(patch), mail.encode("utf-8"), pr, news,
