@@ -328,10 +328,13 @@ def make_judge(
             verdict = BAD if ratio > 1 + threshold else GOOD
             return Judgement(verdict, count, ratio, f"{(ratio - 1) * 100:+.2f}% instructions", built)
         if i == 0:
-            suite.check_target_python(python, m.pyperf_dir)
             reference["python"] = python
+            if sampler is not None:
+                reference["sampler"] = sampler
+                return Judgement(GOOD, None, 1.0, "reference", built)
+            suite.check_target_python(python, m.pyperf_dir)
             loops = calibrate(m.bench, python, m.pyperf_dir, m.out)
-            reference["sampler"] = sampler or pyperf_sampler(m.bench, m.pyperf_dir, loops, m.out)
+            reference["sampler"] = pyperf_sampler(m.bench, m.pyperf_dir, loops, m.out)
             return Judgement(GOOD, None, 1.0, f"reference ({loops} loops per value)", built)
         j = judge_wall(reference["python"], python, reference["sampler"], threshold,
                        max_rounds=max_rounds, report=m.report)
