@@ -253,10 +253,12 @@ def parser() -> argparse.ArgumentParser:
                    help="also require the Quicken-Family families' specialized share to rise")
     s.set_defaults(func=cmd_validate)
 
-    from . import export, review
+    from . import bisect, export, rebase, review
 
     export.add_parser(sub)
     review.add_parser(sub)
+    rebase.add_parser(sub)
+    bisect.add_parser(sub)
 
     s = sub.add_parser("status", help="pin, work tree, series and builds")
     s.set_defaults(func=cmd_status)
