@@ -356,11 +356,10 @@ def start(
         wt.check_no_rebase()
         state = wt.state()
         series = load_series(cfg)
-        if series.digest != state.digest:
-            raise ApplyError(
-                "patches/ or cpython_overlay/ changed since the work tree was applied",
-                "run 'quicken apply' first, so the rebase starts from the series as it is",
-            )
+        wt.require_applied(
+            state, series.digest,
+            "run 'quicken apply' first, so the rebase starts from the series as it is",
+        )
         dirty = wt.dirty()
         head = wt.head()
         extra = [] if head == state.tip else wt.extra_commits(state)

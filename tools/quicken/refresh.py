@@ -209,11 +209,10 @@ def run(
         wt.check_no_rebase()
         state = wt.state()
         series = load_series(cfg)
-        if series.digest != state.digest:
-            raise ApplyError(
-                "patches/ or cpython_overlay/ changed since the work tree was applied",
-                "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/",
-            )
+        wt.require_applied(
+            state, series.digest,
+            "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/",
+        )
         goal = series.patch(target) if target else (series.patches[-1] if series.patches else None)
         extras_commits, fresh = attribute(g, series, state.pristine, goal, new)
         dirty = wt.dirty()

@@ -131,9 +131,9 @@ def run_tests(python: Path, tests: list[str], log: Path, jobs: int) -> gate.Test
 
 
 def _base_and_head(cfg: Config, series: Series, patch: Patch) -> tuple[str, str, str]:
-    state = WorkTree(cfg).state()
-    if state.digest != series.digest:
-        raise QuickenError("the work tree does not match patches/ and cpython_overlay/", "run: quicken apply")
+    wt = WorkTree(cfg)
+    state = wt.state()
+    wt.require_applied(state, series.digest, "run: quicken apply")
     commits = {p.name: p.commit for p in state.patches}
     names = [p.name for p in series.patches]
     index = names.index(patch.name)

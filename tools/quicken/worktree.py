@@ -89,6 +89,11 @@ class WorkTree:
                 raise ApplyError(f"{self.path}: another quicken command is using this work tree") from None
             yield
 
+    def require_applied(self, state: State, digest: str, hint: str) -> None:
+        """Refuse when patches/ or the overlay changed since the work tree was made."""
+        if digest != state.digest:
+            raise ApplyError("patches/ or cpython_overlay/ changed since the work tree was applied", hint)
+
     # -- the user's work ------------------------------------------------
 
     def dirty(self) -> list[str]:
