@@ -368,11 +368,26 @@ def read_stamp_any(slot: Path) -> Stamp | None:
         return None
 
 
+# Installing or removing a system package changes this file: configure results
+# cached before that (e.g. "no gdbm") must not be reused after it.
+PACKAGE_DATABASE = Path("/var/lib/dpkg/status")
+
+
 def _sibling_config_cache(cfg: Config, config_name: str, slot: Path) -> Path | None:
+    """A finished sibling's configure cache, if it is newer than the last package change."""
+    try:
+        packages_changed = PACKAGE_DATABASE.stat().st_mtime
+    except OSError:
+        packages_changed = 0.0
     base = cfg.builds / config_name
     for other in sorted(base.iterdir()) if base.is_dir() else []:
         cache = other / "obj" / "config.cache"
-        if other != slot and cache.is_file() and read_stamp(other) is not None:
+        if (
+            other != slot
+            and cache.is_file()
+            and read_stamp(other) is not None
+            and cache.stat().st_mtime > packages_changed
+        ):
             return cache
     return None
 
