@@ -181,3 +181,27 @@ def test_build_many_notes_uncommitted_changes(applied: S.Project) -> None:
     results = build.build_many(applied.cfg(), ["baseline", "patched"], None, messages.append)
     assert [r.cached for r in results] == [True, True]
     assert messages == ["note: the work tree has uncommitted changes; 'patched' builds its last commit"]
+
+
+def test_sibling_configure_cache_reused_only_after_the_last_package_change(
+    applied: S.Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    do_build(applied, "baseline")
+    sibling = applied.builds / "release" / "baseline" / "obj" / "config.cache"
+    sibling.write_text("ac_cv_lib_gdbm=no\n")
+    database = tmp_path / "dpkg-status"
+    database.write_text("")
+    old = time.time() - 3600
+    os.utime(database, (old, old))
+    monkeypatch.setattr(build, "PACKAGE_DATABASE", database)
+    do_build(applied, "patched")
+    copied = applied.builds / "release" / "patched" / "obj" / "config.cache"
+    assert copied.read_text() == "ac_cv_lib_gdbm=no\n"  # reused: nothing installed since
+
+    database.touch()  # a package was installed after the sibling configured
+    os.utime(sibling, (old, old))
+    do_build(applied, "patched", force=True)
+    assert copied.read_text() == ""  # configured afresh (the fake configure -C creates it empty)
