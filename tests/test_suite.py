@@ -349,3 +349,15 @@ def test_merge_results(tmp_path: Path) -> None:
     assert sorted(pyperf.BenchmarkSuite.load(str(merged)).get_benchmark_names()) == ["loop_sum", "str_join"]
     with pytest.raises(QuickenError, match="already in"):
         S.merge_results([parts[0], parts[0]], tmp_path / "dup.json")
+
+
+def test_suite_names_inside_a_list_expand_with_their_options() -> None:
+    from quicken import suite as suite_mod
+
+    config = suite_mod.load_suites(Path(__file__).parent.parent / "benchmarks" / "suites.toml")
+    quick = suite_mod.resolve("quick", config)
+    for spec in ("int_bitwise,quick", "quick,int_bitwise"):
+        mixed = suite_mod.resolve(spec, config)
+        assert sorted(mixed.names) == sorted(quick.names)  # no duplicates
+        assert mixed.pyperf == quick.pyperf
+    assert suite_mod.resolve("int_bitwise,quick", config).names[0] == "int_bitwise"

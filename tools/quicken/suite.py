@@ -441,7 +441,16 @@ def resolve(spec: str, config: SuiteConfig, *, pyperformance_dir: Path | None = 
     names = [canonical_name(part) for part in spec.split(",") if part.strip()]
     hint = "suites: " + ", ".join(config.suite_names) + "; micro-benchmarks: " + ", ".join(sorted(micros))
     chosen = []
+    options: PyperfOptions | None = None
+    has_suite = any(n in config.suites for n in names)
     for name in names:
+        if name in config.suites:  # a suite inside a list: its benchmarks, and its pyperf options
+            expanded = resolve(name, config, pyperformance_dir=pyperformance_dir)
+            options = options or expanded.pyperf
+            chosen.extend(b for b in expanded.benchmarks if b.name not in {c.name for c in chosen})
+            continue
+        if has_suite and any(b.name == name for b in chosen):
+            continue  # also named by a suite in the list
         if name in micros:
             chosen.append(micros[name])
             continue
@@ -456,7 +465,8 @@ def resolve(spec: str, config: SuiteConfig, *, pyperformance_dir: Path | None = 
                 )
         chosen.append(pyperf_bench(name))
     _check_unique(chosen, "benchmark list")
-    return Suite(name=",".join(names), description="ad-hoc selection", benchmarks=tuple(chosen))
+    return Suite(name=",".join(names), description="ad-hoc selection", benchmarks=tuple(chosen),
+                 pyperf=options or PyperfOptions())
 
 
 def _check_unique(benchmarks: Iterable[Benchmark], where: str) -> None:
