@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import gate, pystats, validate
+from quicken import compare, gate, pystats, validate
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
 
@@ -165,3 +165,26 @@ def test_pystats_load_refuses_garbage(tmp_path: Path) -> None:
     bad.write_text("nope")
     with pytest.raises(QuickenError, match="not a pystats JSON file"):
         pystats.load(bad)
+
+
+def _row(name: str, ratio: float, significant: bool, instr: tuple[int, int] | None,
+         unstable: tuple[str, ...] = ()) -> compare.ComparisonRow:
+    return compare.ComparisonRow(
+        name=name, unit="second", base_mean=1.0, base_stdev=0.01, base_values=12, head_mean=ratio,
+        head_stdev=0.01, head_values=12, ratio=ratio, significant=significant, t_score=None,
+        unstable_reasons=unstable, base_instructions=instr[0] if instr else None,
+        head_instructions=instr[1] if instr else None,
+    )
+
+
+def test_only_unconfirmed_wall_slowdowns_of_non_targets_are_rechecked() -> None:
+    rows = (
+        _row("nbody", 1.02, True, (1000, 1000)),          # slower, instructions flat: recheck
+        _row("float", 1.02, True, (1000, 1100)),          # instructions confirm: a real regression
+        _row("richards", 1.02, False, (1000, 1000)),      # not significant
+        _row("go", 1.005, True, (1000, 1000)),            # within tolerance
+        _row("chaos", 1.10, True, (1000, 1000), ("unstable",)),  # unstable: a warning already
+        _row("raytrace", 1.02, True, None),               # no instruction count to compare
+        _row("int_bitwise", 1.02, True, (1000, 1000)),    # a target is judged by its own rule
+    )
+    assert validate.unconfirmed_slowdowns(rows, ["bm_int_bitwise"], gate.Thresholds()) == ["nbody"]
