@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import subprocess
@@ -191,11 +190,7 @@ def test_bisect_wall_mode_with_a_fake_sampler(series_project: S.Project) -> None
 
 
 def script(p: S.Project, *extra: str) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-C", dest="project")
-    sub = parser.add_subparsers(dest="command")
-    bisect.add_parser(sub)
-    args = parser.parse_args(["-C", str(p.root), "bisect", "--script", "--benchmark", "fake", *extra])
+    args = cli.parser().parse_args(["-C", str(p.root), "bisect", "--script", "--benchmark", "fake", *extra])
     return int(args.func(args, cli.Progress()))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess
@@ -19,19 +18,7 @@ ISSUE = 123456
 
 
 def main(argv: list[str]) -> int:
-    """quicken's main with ``export`` registered (until cli.py wires it in itself)."""
-    original = cli.parser
-
-    def parser() -> argparse.ArgumentParser:
-        p = original()
-        sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-        if "export" not in sub.choices:
-            export.add_parser(sub)
-        return p
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "parser", parser)
-        return cli.main(argv)
+    return cli.main(argv)
 
 
 def write_record(project: S.Project, name: str, passed: bool = True, pystats: bool = True) -> Path:

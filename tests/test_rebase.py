@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 from collections.abc import Callable, Mapping
@@ -394,10 +393,7 @@ def test_cli_stop_is_one_error_line_and_a_hint(
 ) -> None:
     from quicken import cli
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-C", dest="project")
-    sub = parser.add_subparsers(dest="command")
-    rebase.add_parser(sub)
+    parser = cli.parser()
     tarball, sha = tmp_release(CONFLICT)
     args = parser.parse_args(["-C", str(applied.root), "rebase", "--onto", NEW, "--sha256", sha,
                               "--source", str(tarball)])

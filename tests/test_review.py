@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Callable
@@ -18,21 +17,7 @@ ISSUE = 123456
 
 
 def main(argv: list[str]) -> int:
-    """quicken's main with ``review`` registered (until cli.py wires it in itself)."""
-    original = cli.parser
-
-    def parser() -> argparse.ArgumentParser:
-        p = original()
-        sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-        for mod in (export, review):
-            name = mod.__name__.rsplit(".", 1)[1]
-            if name not in sub.choices:
-                mod.add_parser(sub)
-        return p
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "parser", parser)
-        return cli.main(argv)
+    return cli.main(argv)
 
 
 def write_record(project: S.Project, name: str, passed: bool = True) -> Path:

@@ -50,7 +50,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -524,51 +523,3 @@ def judge_head(
         raise QuickenError(f"--good {good}: cannot be built or measured")
     j = judge(1)
     return j.verdict, f"{commits[1][:12]}: {j.verdict} ({j.detail or _value(mode, j)})"
-
-
-def add_parser(sub: Any) -> None:
-    s = sub.add_parser(
-        "bisect",
-        help="find the first commit (patch) that made a benchmark slower",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    s.add_argument("--benchmark", required=True, metavar="NAME", help="one benchmark (see benchmarks/)")
-    s.add_argument("--good", metavar="REV", help="a commit without the slowdown (default: the pin)")
-    s.add_argument("--bad", metavar="REV", help="a commit with it (default: the tip of the series)")
-    s.add_argument("--threshold", type=float, metavar="PCT",
-                   help="slowdown vs good that counts as bad (default: 1 instructions, 5 wall)")
-    s.add_argument("--mode", default="instructions", choices=MODES)
-    s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
-    s.add_argument("--repo", metavar="PATH", help="bisect commits of this CPython git checkout instead")
-    s.add_argument("--loops", type=int, help="instructions mode: loops N for callgrind (runs N and 2N)")
-    s.add_argument("--max-rounds", type=int, default=8,
-                   help="wall mode: rounds of samples before a comparison counts as not sure")
-    s.add_argument("--script", action="store_true",
-                   help="judge HEAD of the checkout only; exit 0 good, 1 bad, 125 skip (git bisect run)")
-    s.set_defaults(func=cmd_bisect)
-
-
-def cmd_bisect(args: Any, progress: Any) -> int:
-    from .cli import _load
-
-    repo = Path(args.repo) if args.repo else None
-    if args.script:
-        try:
-            cfg = _load(args)
-            verdict, line = judge_head(cfg, args.benchmark, args.good, args.threshold, args.mode, args.config,
-                                       repo, args.loops, args.max_rounds, progress)
-        except QuickenError as exc:
-            progress.done()
-            print(f"quicken: error: {exc.message}", file=sys.stderr)
-            if exc.hint:
-                print(f"quicken: hint: {exc.hint}", file=sys.stderr)
-            return EXIT_ERROR
-        progress.done()
-        print(line)
-        return EXIT[verdict]
-    cfg = _load(args)
-    result = run(cfg, args.benchmark, args.good, args.bad, args.threshold, args.mode, args.config, repo,
-                 args.loops, args.max_rounds, progress)
-    progress.done()
-    print(render(result))
-    return 0 if result.search.first_bad is not None else 1

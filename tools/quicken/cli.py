@@ -12,10 +12,11 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from . import config
+from . import bisect, config, export, rebase, review
 from .errors import QuickenError
+from .worktree import WorkTree
 
 
 class Progress:
@@ -176,6 +177,163 @@ def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
     return 0
 
 
+# -- export, review, rebase, bisect -------------------------------------------------
+
+def add_export_parser(sub: Any) -> None:
+    s = sub.add_parser("export", help="write upstream-ready mails (git am) and PR descriptions")
+    s.add_argument("patches", nargs="*", metavar="PATCH", help="patches to export (default: all)")
+    s.add_argument("--onto", metavar="REF|PATH",
+                   help="export against a revision of the work tree, a CPython checkout's HEAD, or DIR:REV")
+    s.add_argument("-o", "--output", metavar="DIR",
+                   help=f"where to write (default: {export.DEFAULT_OUTPUT}/)")
+    s.add_argument("--force", action="store_true",
+                   help="export unvalidated patches and patches without an upstream issue, marked so")
+    s.add_argument("--section", default=export.DEFAULT_SECTION, choices=export.SECTIONS, metavar="SECTION",
+                   help=f"blurb section of the NEWS entries (default: {export.DEFAULT_SECTION})")
+    s.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
+    cfg = _load(args)
+    results = export.run(cfg, args.patches or None, args.onto, Path(args.output) if args.output else None,
+                  args.force, args.section, progress)
+    progress.done()
+    for ex, path in results:
+        notes = []
+        if not ex.validated:
+            notes.append(f"UNVALIDATED: {ex.validation}")
+        if ex.news is None:
+            notes.append("no NEWS entry")
+        print(f"{path}  [{ex.index}/{ex.total}] {ex.title}" + (f"  ({'; '.join(notes)})" if notes else ""))
+    if results:
+        where = results[0][1].parent
+        print(f"apply in order onto the base with: git am {where}/*.patch  (order: {where / 'series'})")
+    return 0
+
+def add_review_parser(sub: Any) -> None:
+    s = sub.add_parser("review", help="a maintainer's report on one patch (checks, interpreter change)")
+    s.add_argument("patch", metavar="PATCH")
+    s.add_argument("-o", "--output", metavar="FILE", help="write the Markdown here (default: stdout)")
+    s.add_argument("--html", action="store_true",
+                   help="also write a self-contained HTML page with the plot (FILE.html, default "
+                        "results/review-<patch>.html)")
+    s.add_argument("--exported", metavar="DIR",
+                   help=f"the previous export, for the interdiff (default: {export.DEFAULT_OUTPUT}/)")
+    s.set_defaults(func=cmd_review)
+
+
+def cmd_review(args: argparse.Namespace, progress: Progress) -> int:
+    cfg = _load(args)
+    exported = Path(args.exported) if args.exported else None
+    result = review.review(cfg, args.patch, exported, args.html, progress)
+    progress.done()
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(result.markdown, encoding="utf-8")
+        print(f"review: {out}")
+    else:
+        print(result.markdown, end="")
+    if result.html is not None:
+        page = Path(args.output).with_suffix(".html") if args.output else \
+            cfg.root / "results" / f"review-{Path(result.patch.name).stem}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(result.html, encoding="utf-8")
+        print(f"review (HTML): {page}", file=sys.stdout if args.output else sys.stderr)
+    return 1 if result.failed else 0
+
+def add_rebase_parser(sub: Any) -> None:
+    s = sub.add_parser(
+        "rebase",
+        help="replay the series onto another CPython release (3-way merge, regenerated files)",
+        description="Replay the series onto another CPython release or git commit.  On a conflict the "
+        "rebase stops with the conflicts in the work tree; resolve, git add, then --continue "
+        "(or --skip the patch, or --abort everything).",
+    )
+    s.add_argument("--onto", metavar="VERSION|PATH@REF",
+                   help="a CPython release (3.13.5) or a commit of a CPython git checkout "
+                   "(../cpython@v3.13.5)")
+    s.add_argument("--sha256", metavar="HEX",
+                   help="the release tarball's sha256 (default: looked up: trust on first use)")
+    s.add_argument("--source", metavar="PATH", help="the new release's tarball (instead of the providers)")
+    s.add_argument("--drop-upstream", action="store_true",
+                   help="drop patches already upstream instead of stopping at them")
+    group = s.add_mutually_exclusive_group()
+    group.add_argument("--continue", dest="cont", action="store_true",
+                       help="go on after resolving (and git add-ing) the conflicts")
+    group.add_argument("--skip", action="store_true", help="drop the patch the rebase stopped at")
+    group.add_argument("--abort", action="store_true",
+                       help="undo the rebase: work tree, patches/, overlay and quicken.toml as before")
+    s.set_defaults(func=cmd_rebase)
+
+
+def cmd_rebase(args: argparse.Namespace, progress: Progress) -> int:
+    cfg = _load(args)
+    if args.cont or args.skip or args.abort:
+        if args.onto or args.sha256 or args.source:
+            raise QuickenError("--continue/--skip/--abort take no --onto, --sha256 or --source")
+        action = rebase.cont if args.cont else rebase.skip if args.skip else rebase.abort
+        result = action(cfg, progress)
+    elif args.onto:
+        result = rebase.start(cfg, args.onto, args.sha256, Path(args.source) if args.source else None,
+                       args.drop_upstream, progress)
+    else:
+        wt = WorkTree(cfg)
+        if wt.exists:
+            wt.check_no_rebase()
+        raise QuickenError("quicken rebase: nothing to do", "give --onto VERSION (or PATH@REF)")
+    progress.done()
+    print(rebase.render(result))
+    if result.stop is not None:
+        raise QuickenError(result.message, result.hint)
+    return 0
+
+def add_bisect_parser(sub: Any) -> None:
+    s = sub.add_parser(
+        "bisect",
+        help="find the first commit (patch) that made a benchmark slower",
+        description=(bisect.__doc__ or "").split("\n\n")[0] or None,
+    )
+    s.add_argument("--benchmark", required=True, metavar="NAME", help="one benchmark (see benchmarks/)")
+    s.add_argument("--good", metavar="REV", help="a commit without the slowdown (default: the pin)")
+    s.add_argument("--bad", metavar="REV", help="a commit with it (default: the tip of the series)")
+    s.add_argument("--threshold", type=float, metavar="PCT",
+                   help="slowdown vs good that counts as bad (default: 1 instructions, 5 wall)")
+    s.add_argument("--mode", default="instructions", choices=bisect.MODES)
+    s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
+    s.add_argument("--repo", metavar="PATH", help="bisect commits of this CPython git checkout instead")
+    s.add_argument("--loops", type=int, help="instructions mode: loops N for callgrind (runs N and 2N)")
+    s.add_argument("--max-rounds", type=int, default=8,
+                   help="wall mode: rounds of samples before a comparison counts as not sure")
+    s.add_argument("--script", action="store_true",
+                   help="judge HEAD of the checkout only; exit 0 good, 1 bad, 125 skip (git bisect run)")
+    s.set_defaults(func=cmd_bisect)
+
+
+def cmd_bisect(args: argparse.Namespace, progress: Progress) -> int:
+    repo = Path(args.repo) if args.repo else None
+    if args.script:
+        try:
+            cfg = _load(args)
+            verdict, line = bisect.judge_head(cfg, args.benchmark, args.good, args.threshold, args.mode,
+                                              args.config, repo, args.loops, args.max_rounds, progress)
+        except QuickenError as exc:
+            progress.done()
+            print(f"quicken: error: {exc.message}", file=sys.stderr)
+            if exc.hint:
+                print(f"quicken: hint: {exc.hint}", file=sys.stderr)
+            return bisect.EXIT_ERROR
+        progress.done()
+        print(line)
+        return bisect.EXIT[verdict]
+    cfg = _load(args)
+    result = bisect.run(cfg, args.benchmark, args.good, args.bad, args.threshold, args.mode, args.config,
+                        repo, args.loops, args.max_rounds, progress)
+    progress.done()
+    print(bisect.render(result))
+    return 0 if result.search.first_bad is not None else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quicken", description=__doc__)
     p.add_argument("-C", "--project", metavar="DIR", help="the project directory (default: search upwards)")
@@ -253,12 +411,10 @@ def parser() -> argparse.ArgumentParser:
                    help="also require the Quicken-Family families' specialized share to rise")
     s.set_defaults(func=cmd_validate)
 
-    from . import bisect, export, rebase, review
-
-    export.add_parser(sub)
-    review.add_parser(sub)
-    rebase.add_parser(sub)
-    bisect.add_parser(sub)
+    add_export_parser(sub)
+    add_review_parser(sub)
+    add_rebase_parser(sub)
+    add_bisect_parser(sub)
 
     s = sub.add_parser("status", help="pin, work tree, series and builds")
     s.set_defaults(func=cmd_status)

@@ -73,7 +73,7 @@ from .series import load as load_series
 from .worktree import WorkTree
 
 if TYPE_CHECKING:
-    import argparse
+    pass
 
 Report = Callable[[str], None]
 
@@ -579,36 +579,3 @@ def run(
 
 
 # -- CLI --------------------------------------------------------------------------------
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    s = sub.add_parser("export", help="write upstream-ready mails (git am) and PR descriptions")
-    s.add_argument("patches", nargs="*", metavar="PATCH", help="patches to export (default: all)")
-    s.add_argument("--onto", metavar="REF|PATH",
-                   help="export against a revision of the work tree, a CPython checkout's HEAD, or DIR:REV")
-    s.add_argument("-o", "--output", metavar="DIR", help=f"where to write (default: {DEFAULT_OUTPUT}/)")
-    s.add_argument("--force", action="store_true",
-                   help="export unvalidated patches and patches without an upstream issue, marked so")
-    s.add_argument("--section", default=DEFAULT_SECTION, choices=SECTIONS, metavar="SECTION",
-                   help=f"blurb section of the NEWS entries (default: {DEFAULT_SECTION})")
-    s.set_defaults(func=cmd_export)
-
-
-def cmd_export(args: argparse.Namespace, progress: Any) -> int:
-    from .cli import _load
-
-    cfg = _load(args)
-    results = run(cfg, args.patches or None, args.onto, Path(args.output) if args.output else None,
-                  args.force, args.section, progress)
-    progress.done()
-    for ex, path in results:
-        notes = []
-        if not ex.validated:
-            notes.append(f"UNVALIDATED: {ex.validation}")
-        if ex.news is None:
-            notes.append("no NEWS entry")
-        print(f"{path}  [{ex.index}/{ex.total}] {ex.title}" + (f"  ({'; '.join(notes)})" if notes else ""))
-    if results:
-        where = results[0][1].parent
-        print(f"apply in order onto the base with: git am {where}/*.patch  (order: {where / 'series'})")
-    return 0

@@ -46,7 +46,6 @@ import base64
 import difflib
 import html
 import re
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from .series import Patch, Series, parse_patch, read_series_file
 from .worktree import WorkTree
 
 if TYPE_CHECKING:
-    import argparse
+    pass
 
 Report = Callable[[str], None]
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -847,37 +846,3 @@ def render_html(md: str, png: bytes | None, title_text: str) -> str:
 
 
 # -- CLI -------------------------------------------------------------------------------------------------
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    s = sub.add_parser("review", help="a maintainer's report on one patch (checks, interpreter change)")
-    s.add_argument("patch", metavar="PATCH")
-    s.add_argument("-o", "--output", metavar="FILE", help="write the Markdown here (default: stdout)")
-    s.add_argument("--html", action="store_true",
-                   help="also write a self-contained HTML page with the plot (FILE.html, default "
-                        "results/review-<patch>.html)")
-    s.add_argument("--exported", metavar="DIR",
-                   help=f"the previous export, for the interdiff (default: {export.DEFAULT_OUTPUT}/)")
-    s.set_defaults(func=cmd_review)
-
-
-def cmd_review(args: argparse.Namespace, progress: Any) -> int:
-    from .cli import _load
-
-    cfg = _load(args)
-    result = review(cfg, args.patch, Path(args.exported) if args.exported else None, args.html, progress)
-    progress.done()
-    if args.output:
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(result.markdown, encoding="utf-8")
-        print(f"review: {out}")
-    else:
-        print(result.markdown, end="")
-    if result.html is not None:
-        page = Path(args.output).with_suffix(".html") if args.output else \
-            cfg.root / "results" / f"review-{Path(result.patch.name).stem}.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(result.html, encoding="utf-8")
-        print(f"review (HTML): {page}", file=sys.stdout if args.output else sys.stderr)
-    return 1 if result.failed else 0
