@@ -63,3 +63,9 @@ def test_wall_report_with_plot_and_warnings(tmp_path: Path) -> None:
 def test_unknown_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(QuickenError, match="--mode fast: choose one of"):
         bench.run(None, mode="fast")  # type: ignore[arg-type]
+
+
+def test_wall_processes_alternate_in_abba_order(tmp_path: Path) -> None:
+    base, head = sides(tmp_path)
+    order = [name for proc in range(4) for name, _ in bench.alternation(proc, base, head)]
+    assert order == ["base", "head", "head", "base", "base", "head", "head", "base"]

@@ -2,8 +2,9 @@
 
 Wall mode runs pyperf with identical settings on both sides: the loop count
 is calibrated once (on the base) and then fixed for both, and the two sides'
-worker processes alternate (base, head, base, head, …) so that drift on a
-shared machine hits both equally.  Each side's results are one pyperf JSON
+worker processes alternate in ABBA order (base, head, head, base, …) so that
+drift on a shared machine, and any advantage of running first, hit both
+equally.  Each side's results are one pyperf JSON
 file that ``python -m pyperf compare_to base.json head.json`` reads as it is.
 
 Instructions mode counts instructions of each benchmark body with callgrind
@@ -85,6 +86,12 @@ def _calibrated_loops(path: Path) -> int:
     return max(known)
 
 
+def alternation(proc: int, base: Side, head: Side) -> tuple[tuple[str, Side], tuple[str, Side]]:
+    """Process pair ``proc``: A B, then B A, then A B … (ABBA), so neither side always runs first."""
+    pair = (("base", base), ("head", head))
+    return pair if proc % 2 == 0 else (pair[1], pair[0])
+
+
 def wall(
     benches: tuple[suite.Benchmark, ...],
     base: Side,
@@ -114,7 +121,7 @@ def wall(
             path.unlink(missing_ok=True)
             parts[side_name].append(path)
         for proc in range(processes):
-            for side_name, side in (("base", base), ("head", head)):  # alternate A B A B
+            for side_name, side in alternation(proc, base, head):
                 report(f"wall [{i}/{len(benches)}] {bench.name}: process {proc + 1}/{processes} {side.label}")
                 path = out / "raw" / f"{bench.name}.{side_name}.json"
                 opts = dataclasses.replace(per_process, loops=loops, append=path)
