@@ -227,13 +227,7 @@ def check_branch_name(g: Git, name: str) -> None:
 
 def save_work(g: Git, branch: str) -> str:
     """Commit HEAD plus every uncommitted change onto a new branch."""
-    assert g.work_tree is not None
-    index = g.git_dir / "quicken" / "save.index"
-    index.unlink(missing_ok=True)
-    tmp = g.with_tree(g.work_tree, index)
-    tmp("read-tree", "HEAD")
-    tmp("add", "-A", "-f", ".")
-    tree = tmp("write-tree")
+    tree = g.snapshot()
     head = g("rev-parse", "HEAD")
     commit = head
     if tree != g.tree_of(head):
@@ -241,7 +235,6 @@ def save_work(g: Git, branch: str) -> str:
         who = Identity(PIN_IDENTITY.name, PIN_IDENTITY.email, f"{int(time.time())} +0000")
         commit = g.commit_tree(tree, head, "quicken apply: saved uncommitted work\n", who)
     g.update_ref(f"refs/heads/{branch}", commit)
-    index.unlink(missing_ok=True)
     return commit
 
 

@@ -128,9 +128,9 @@ def slot_dir(cfg: Config, config_name: str, slot: str) -> Path:
     return cfg.builds / config_name / slot
 
 
-def read_stamp(slot: Path) -> Stamp | None:
+def read_stamp(slot: Path, name: str = STAMP) -> Stamp | None:
     try:
-        return Stamp(**json.loads((slot / STAMP).read_text()))
+        return Stamp(**json.loads((slot / name).read_text()))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -362,10 +362,7 @@ def build_one(
 
 def read_stamp_any(slot: Path) -> Stamp | None:
     """The configuration the obj directory was last configured with, even if its build failed."""
-    try:
-        return Stamp(**json.loads((slot / "last.json").read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
+    return read_stamp(slot, "last.json")
 
 
 # Installing or removing a system package changes this file: configure results

@@ -169,6 +169,19 @@ class Git:
         msg_file.write_text(message if message.endswith("\n") else message + "\n", encoding="utf-8")
         return self(*args, "-F", str(msg_file), env=who.env())
 
+    def snapshot(self) -> str:
+        """The tree of the work tree as it is, untracked files included (no side effects)."""
+        assert self.work_tree is not None
+        index = self.git_dir / "quicken" / "snapshot.index"
+        index.unlink(missing_ok=True)
+        tmp = self.with_tree(self.work_tree, index)
+        try:
+            tmp("read-tree", "HEAD")
+            tmp("add", "-A", "-f", ".")
+            return tmp("write-tree")
+        finally:
+            index.unlink(missing_ok=True)
+
     def changed_paths(self, old: str, new: str) -> list[str]:
         out = self("diff", "--name-only", "--no-renames", "-z", old, new, strip=False)
         return [p for p in out.split("\0") if p]

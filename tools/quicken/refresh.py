@@ -131,20 +131,6 @@ def _write_diff(g: Git, old: str, new: str, dest: Path, cfg: Config) -> Path:
     return dest
 
 
-def snapshot(g: Git) -> str:
-    """The tree of the work tree as it is, untracked files included (no side effects)."""
-    assert g.work_tree is not None
-    index = g.git_dir / "quicken" / "snapshot.index"
-    index.unlink(missing_ok=True)
-    tmp = g.with_tree(g.work_tree, index)
-    try:
-        tmp("read-tree", "HEAD")
-        tmp("add", "-A", "-f", ".")
-        return tmp("write-tree")
-    finally:
-        index.unlink(missing_ok=True)
-
-
 def _filtered_tree(g: Git, parent: str, commit: str, excluded: set[str], workdir: Path) -> str:
     """``commit``'s tree with ``excluded`` paths as they are in ``parent``."""
     tmp = g.with_tree(workdir, workdir / "format.index")
@@ -260,7 +246,7 @@ def _refresh(
             n += 1
             diff = _write_diff(g, f"{commit}^", commit, workdir / f"{n}.diff", cfg)
             extras.setdefault(name, []).append(apply.Extra(diff, f"commit {commit[:12]}"))
-    current = snapshot(g)
+    current = g.snapshot()
     if dirty:
         assert goal is not None
         n += 1
