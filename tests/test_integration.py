@@ -127,12 +127,18 @@ def test_refresh_round_trip_reproduces_the_tree(project: config.Config) -> None:
     assert len(load_series(project).patches) == 2
 
 
-def test_bench_smoke_both_modes(project: config.Config) -> None:
-    """Plumbing, not speed: one micro-benchmark, both builds, both modes, minimal loops."""
+def test_bench_smoke_both_modes(project: config.Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plumbing, not speed: one micro-benchmark, both builds, both modes, minimal loops.
+
+    The results directory is given relative to the caller's directory, as `-o DIR` is; the
+    benchmark processes run elsewhere (a pyperformance script runs in its own directory).
+    """
     from quicken import bench
 
-    result = bench.run(project, suite_spec="int_bitwise", mode="both",
+    monkeypatch.chdir(project.root)
+    result = bench.run(project, suite_spec="int_bitwise", mode="both", output=Path("smoke-results"),
                        overrides={"processes": 1, "values": 2, "warmups": 0}, instruction_loops=20)
+    assert result.directory == project.root / "smoke-results"
     assert result.comparison is not None
     row = result.comparison.row("int_bitwise")
     assert row is not None and row.base_instructions and row.head_instructions

@@ -72,6 +72,33 @@ def test_commit_on_top_goes_into_the_top_patch(applied: S.Project) -> None:
     check_round_trip(applied)
 
 
+def test_amended_top_commit_goes_into_the_top_patch(applied: S.Project) -> None:
+    edit(applied, "Python/ceval.c", TAIL_OLD, TAIL_NEW)
+    applied.git("commit", "-q", "-a", "--amend", "--no-edit")
+    user_tree = applied.git("rev-parse", "HEAD^{tree}")
+    result = run_refresh(applied)
+    assert result.changed == [f"patches/{SECOND}"]
+    assert "+int ceval_line_30 = 3000;" in series.parse_patch(applied.patches / SECOND).diff
+    assert applied.git("rev-parse", "HEAD^{tree}") == user_tree
+    check_round_trip(applied)
+
+
+def test_amended_middle_commit_goes_into_its_patch(applied: S.Project) -> None:
+    """rebase -i "edit" of the first patch's commit; the later commit replays unchanged."""
+    first = WorkTree(applied.cfg()).state().patches[0].commit
+    top = applied.git("rev-parse", "HEAD")
+    applied.git("checkout", "-q", first)
+    edit(applied, "README", "\n", "\nrewritten in place\n")
+    applied.git("commit", "-q", "-a", "--amend", "--no-edit")
+    applied.git("cherry-pick", top)
+    amended = applied.git("rev-parse", "HEAD")
+    applied.git("checkout", "-q", "-B", "quicken", amended)
+    run_refresh(applied)
+    first = WorkTree(applied.cfg()).state().patches[0].commit
+    assert "rewritten in place" in applied.git("show", f"{first}:README")
+    check_round_trip(applied)
+
+
 def test_fixup_commit_goes_into_the_named_patch(applied: S.Project) -> None:
     before = patch_bytes(applied)
     edit(applied, "Python/ceval.c", TAIL_OLD, TAIL_NEW)

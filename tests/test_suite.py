@@ -141,6 +141,9 @@ def test_unknown_suite_hint_lists_choices(project: tuple[Path, Path]) -> None:
         ("[other]\n", "unknown top-level key(s) other"),
         ("[pyperformance.x]\nfoo = 1\n[suites.a]\n", "unknown key(s) in [pyperformance.x]: foo"),
         ("[suites\n", "invalid TOML"),
+        ('[suites.a]\ninclude = ["b"]\n', "suite 'a' includes unknown suite 'b'"),
+        ('[suites.a]\ninclude = ["b"]\n[suites.b]\ninclude = ["a"]\n',
+         "suites include each other: a -> b -> a"),
         ("", "no [suites.<name>] tables"),
     ],
 )
@@ -162,6 +165,22 @@ def test_suite_lists_unknown_micro(tmp_path: Path) -> None:
     path = write(tmp_path / "suites.toml", '[suites.s]\nmicro = ["zzz"]\n')
     with pytest.raises(S.SuiteError, match="unknown micro-benchmark 'zzz'"):
         S.resolve("s", S.load_suites(path))
+
+
+def test_suite_include_adds_other_suites_once(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write(tmp_path / "micro" / f"bm_{name}.py", "")
+    path = write(
+        tmp_path / "suites.toml",
+        """
+        [suites.inner]
+        micro = ["b", "c"]
+        [suites.outer]
+        micro = ["a", "b"]
+        include = ["inner"]
+        """,
+    )
+    assert S.resolve("outer", S.load_suites(path)).names == ["a", "b", "c"]
 
 
 def test_pyperformance_dependencies(tmp_path: Path) -> None:
@@ -202,6 +221,9 @@ def test_real_suites_resolve() -> None:
     full_pyperf = [b for b in full.benchmarks if b.kind == "pyperformance"]
     assert len(full_pyperf) >= 20
     assert {b.name for b in quick_pyperf} <= {b.name for b in full_pyperf}
+    subset = S.resolve("subset", config)
+    assert [b.kind for b in subset.benchmarks] == ["pyperformance"] * len(full_pyperf)
+    assert set(subset.names) == {b.name for b in full_pyperf}
     for bench in full_pyperf:
         assert bench.script.is_file()
         assert S.pyperformance_dependencies(bench.script.parent) == [], bench.name

@@ -114,6 +114,9 @@ def test_run_tests_without_declared_tests_fails(tmp_path: Path) -> None:
 
 
 RAW = {
+    "_specialized_instructions": [
+        "BINARY_OP_ADD_INT", "TO_BOOL_INT", "LOAD_ATTR_SLOT", "LOAD_SUPER_ATTR_ATTR",
+    ],
     "opcode[BINARY_OP].specializable": 1,
     "opcode[BINARY_OP].execution_count": 300,
     "opcode[BINARY_OP].specialization.deferred": 280,
@@ -127,18 +130,26 @@ RAW = {
     "opcode[LOAD_ATTR].specializable": 1,
     "opcode[LOAD_ATTR].execution_count": 90,
     "opcode[LOAD_ATTR_SLOT].execution_count": 10,
+    "opcode[POP_JUMP_IF_TRUE].specializable": 1,  # a branch-history cache, no specialized forms
+    "opcode[POP_JUMP_IF_TRUE].execution_count": 50,
+    "opcode[CALL].specializable": 1,
+    "opcode[CALL].execution_count": 5,
+    "opcode[CALL_KW].execution_count": 40,  # a basic instruction, not a form of CALL
 }
 
 
 def test_pystats_family_shares() -> None:
     s = pystats.summarize(RAW)
-    assert s.total == 300 + 700 + 2000 + 100 + 10 + 90 + 10
+    assert s.total == 300 + 700 + 2000 + 100 + 10 + 90 + 10 + 50 + 5 + 40
     assert s.families["BINARY_OP"].specialized_share == pytest.approx(0.7)
     assert s.families["TO_BOOL"].specialized_share == 1.0
     # LOAD_SUPER_ATTR is not a specialized form of LOAD_ATTR (prefix is the family plus "_").
     assert s.families["LOAD_ATTR"].specialized == 10
+    assert s.families["CALL"].specialized == 0 and not s.families["CALL"].adaptive
+    assert not s.families["POP_JUMP_IF_TRUE"].adaptive
     assert s.unspecialized == 300 + 10 + 90
     assert s.unspecialized_share == pytest.approx(400 / s.total)
+    assert s.cpython_not_specialized_share == pytest.approx((400 + 50 + 5) / s.total)
 
 
 def test_pystats_deltas_and_render() -> None:
@@ -157,7 +168,9 @@ def test_pystats_deltas_and_render() -> None:
                           required_pystats=["BINARY_OP specialized share"])
     assert any(r.status == "fail" and "BINARY_OP" in r.detail for r in worse.rules)
     table = pystats.render(base, head)
-    assert "| BINARY_OP | 70.0% | 97.0% | 280 | 280 |" in table
+    assert "| BINARY_OP | 70.0% | 97.0% | 280 | 280 | 0 | 0 |" in table
+    assert "POP_JUMP_IF_TRUE |" not in table
+    assert f"| **adaptive families not specialized** | {400 / base.total:.2%} |" in table
 
 
 def test_pystats_load_refuses_garbage(tmp_path: Path) -> None:
@@ -165,6 +178,10 @@ def test_pystats_load_refuses_garbage(tmp_path: Path) -> None:
     bad.write_text("nope")
     with pytest.raises(QuickenError, match="not a pystats JSON file"):
         pystats.load(bad)
+    old = tmp_path / "old.json"
+    old.write_text('{"opcode[CALL].execution_count": 1}')
+    with pytest.raises(QuickenError, match=r"old\.json: no _specialized_instructions list"):
+        pystats.load(old)
 
 
 def _row(name: str, ratio: float, significant: bool, instr: tuple[int, int] | None,

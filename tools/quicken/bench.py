@@ -230,7 +230,7 @@ def run(
         suite.check_target_python(side.python, pyperf_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = f"{stamp}-{_slug(chosen.name)}-{_slug(base.label)}-vs-{_slug(head.label)}"
-    out = output or cfg.root / "results" / name
+    out = (output or cfg.root / "results" / name).resolve()
     out.mkdir(parents=True, exist_ok=True)
     result = BenchResult(out, chosen.name, mode, None)
     if mode in ("instructions", "both"):

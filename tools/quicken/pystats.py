@@ -1,9 +1,23 @@
 """Figures from pystats raw results (``summarize_stats.py --json-output``).
 
 Keys look like ``opcode[BINARY_OP].execution_count``,
-``opcode[BINARY_OP].specializable``, ``opcode[BINARY_OP].specialization.deferred``.
-A family is a specializable instruction; its specialized forms are the
-instructions named ``<FAMILY>_…`` (``BINARY_OP_ADD_INT``).
+``opcode[BINARY_OP].specializable``, ``opcode[BINARY_OP].specialization.deferred``;
+``_specialized_instructions`` lists the interpreter's specialized instructions.
+
+A *family* is an instruction pystats marks ``specializable``; its specialized
+forms are the specialized instructions named ``<FAMILY>_…`` (the longest
+matching family wins, so ``LOAD_SUPER_ATTR_ATTR`` is not a ``LOAD_ATTR`` form,
+and ``CALL_KW`` — not a specialized instruction — is not a ``CALL`` form).
+
+Two shares of "specializable but not specialized" executions are reported:
+
+* the *adaptive* share counts only families that have specialized forms — what
+  a specialization can remove;
+* CPython's own "Not specialized" row (summarize_stats.py) also counts every
+  instruction with an inline cache that has no specialized form at all: in 3.13
+  the POP_JUMP_IF_* instructions (their cache holds branch history, not a
+  specialization) and BINARY_SLICE / STORE_SLICE (marked specializable by
+  specialize.c "even though we don't specialize them yet").
 """
 
 from __future__ import annotations
@@ -27,6 +41,9 @@ class Family:
     deferred: int
     failure: int
     success: int
+    miss: int = 0
+    deopt: int = 0
+    adaptive: bool = True  # the interpreter has specialized forms of it
 
     @property
     def specialized_share(self) -> float:
@@ -41,12 +58,32 @@ class Summary:
 
     @property
     def unspecialized(self) -> int:
-        """Executions of specializable instructions that ran unspecialized."""
-        return sum(f.generic for f in self.families.values())
+        """Executions of adaptive families' generic instructions (what specialization can remove)."""
+        return sum(f.generic for f in self.families.values() if f.adaptive)
 
     @property
     def unspecialized_share(self) -> float:
         return self.unspecialized / self.total if self.total else 0.0
+
+    @property
+    def cpython_not_specialized_share(self) -> float:
+        """CPython's "Not specialized" ratio: every instruction marked specializable."""
+        generic = sum(f.generic for f in self.families.values())
+        return generic / self.total if self.total else 0.0
+
+    @property
+    def misses(self) -> int:
+        return sum(f.miss for f in self.families.values())
+
+    @property
+    def deopts(self) -> int:
+        return sum(f.deopt for f in self.families.values())
+
+    @property
+    def miss_share(self) -> float:
+        """Guard failures per execution of a specialized instruction."""
+        specialized = sum(f.specialized for f in self.families.values())
+        return self.misses / specialized if specialized else 0.0
 
 
 def load(path: Path) -> Summary:
@@ -54,32 +91,44 @@ def load(path: Path) -> Summary:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise QuickenError(f"{path}: not a pystats JSON file: {exc}") from None
-    return summarize(data)
+    try:
+        return summarize(data)
+    except QuickenError as exc:
+        raise QuickenError(f"{path}: {exc.message}", exc.hint) from None
 
 
 def summarize(data: dict[str, object]) -> Summary:
+    specialized_names = data.get("_specialized_instructions")
+    if not isinstance(specialized_names, list):
+        raise QuickenError(
+            "no _specialized_instructions list: not summarize_stats.py --json-output of a 3.13 pystats run",
+            "produce it with `quicken bench --mode pystats`",
+        )
     per_op: dict[str, dict[str, int]] = defaultdict(dict)
     for key, value in data.items():
         m = _KEY.match(key)
         if m and isinstance(value, int):
             per_op[m.group(1)][m.group(2)] = value
     total = sum(fields.get("execution_count", 0) for fields in per_op.values())
+    marked = [name for name, fields in per_op.items() if "specializable" in fields]
+    forms: dict[str, list[str]] = {name: [] for name in marked}
+    for op in specialized_names:
+        owners = [name for name in marked if str(op).startswith(name + "_")]
+        if owners:
+            forms[max(owners, key=len)].append(str(op))
     families: dict[str, Family] = {}
-    for name, fields in per_op.items():
-        if "specializable" not in fields:
-            continue
-        specialized = sum(
-            other.get("execution_count", 0)
-            for op, other in per_op.items()
-            if op.startswith(name + "_") and "specializable" not in other
-        )
+    for name in marked:
+        fields = per_op[name]
         families[name] = Family(
             name,
             fields.get("execution_count", 0),
-            specialized,
+            sum(per_op.get(op, {}).get("execution_count", 0) for op in forms[name]),
             fields.get("specialization.deferred", 0),
             fields.get("specialization.failure", 0),
             fields.get("specialization.success", 0),
+            fields.get("specialization.miss", 0),
+            fields.get("specialization.deopt", 0),
+            adaptive=bool(forms[name]),
         )
     return Summary(total, families)
 
@@ -94,20 +143,33 @@ def deltas(base: Summary, head: Summary, families: list[str]) -> dict[str, float
             continue
         out[f"{name} specialized share"] = h.specialized_share - b.specialized_share
     out["unspecialized share (lower is better)"] = head.unspecialized_share - base.unspecialized_share
+    out["miss share (lower is better)"] = head.miss_share - base.miss_share
     return out
 
 
 def render(base: Summary, head: Summary) -> str:
     lines = [
-        "| family | base specialized | head specialized | base deferred | head deferred |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| family | base specialized | head specialized | base deferred | head deferred "
+        "| base misses | head misses |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in sorted(set(base.families) | set(head.families)):
         b, h = base.families.get(name), head.families.get(name)
-        if b is None or h is None or (b.generic + b.specialized + h.generic + h.specialized) == 0:
+        if b is None or h is None or not (b.adaptive or h.adaptive):
+            continue
+        if (b.generic + b.specialized + h.generic + h.specialized) == 0:
             continue
         lines.append(f"| {name} | {b.specialized_share:.1%} | {h.specialized_share:.1%} | "
-                     f"{b.deferred:,} | {h.deferred:,} |")
-    lines.append(f"| **specializable but unspecialized, share of all instructions** | "
-                 f"{base.unspecialized_share:.2%} | {head.unspecialized_share:.2%} | | |")
+                     f"{b.deferred:,} | {h.deferred:,} | {b.miss:,} | {h.miss:,} |")
+    lines += [
+        "",
+        "| share of all executed instructions | base | head |",
+        "| --- | ---: | ---: |",
+        f"| **adaptive families not specialized** | {base.unspecialized_share:.2%} "
+        f"| {head.unspecialized_share:.2%} |",
+        f"| CPython's \"Not specialized\" (adds POP_JUMP_IF_*, BINARY_SLICE, STORE_SLICE) | "
+        f"{base.cpython_not_specialized_share:.2%} | {head.cpython_not_specialized_share:.2%} |",
+        f"| misses per specialized execution | {base.miss_share:.3%} | {head.miss_share:.3%} |",
+        f"| deopts | {base.deopts:,} | {head.deopts:,} |",
+    ]
     return "\n".join(lines)

@@ -2,7 +2,10 @@
 
 Which patch receives what:
 
-* a commit whose subject is a patch's subject is that patch's commit;
+* a commit whose subject is a patch's subject is that patch's commit; if it
+  is not the commit apply made (``git commit --amend``, an edit in ``rebase -i``),
+  its difference from that commit goes to the patch (when the parents differ:
+  the applied commit's diff undone, then the rewritten commit's diff);
 * ``fixup!``/``squash!``/``amend!`` commits go to the patch they name;
 * any other commit goes to the patch whose commit precedes it, except that
   commits after the top patch, and uncommitted changes (untracked files
@@ -36,7 +39,7 @@ from .errors import ApplyError
 from .gitutil import Git, Identity
 from .series import Patch, Series
 from .series import load as load_series
-from .worktree import WorkTree
+from .worktree import PATCH_REFS, WorkTree
 
 Report = Callable[[str], None]
 _FIXUP = re.compile(r"^(?:(?:fixup|squash|amend)! )+")
@@ -53,30 +56,43 @@ def _subject(g: Git, commit: str) -> str:
     return g("log", "-1", "--format=%s", commit)
 
 
+Change = tuple[str, str]  # (from, to): the diff between two commits
+
+
 def attribute(
     g: Git, series: Series, pristine: str, target: Patch | None, new: bool = False
-) -> tuple[dict[str, list[str]], list[str]]:
-    """Map patch name -> the user's commits (oldest first) that belong to it.
+) -> tuple[dict[str, list[Change]], list[str]]:
+    """Map patch name -> the user's changes (oldest first) that belong to it.
+
+    A change is a commit (``commit^``, ``commit``), or for a rewritten patch
+    commit (the applied commit, the rewritten one).
 
     With ``new``, commits after the top patch are returned separately, each to
     become a patch of its own.
     """
     chain = g("rev-list", "--first-parent", "--reverse", f"{pristine}..HEAD").split()
     by_subject = {p.subject: p for p in series.patches}
+    applied = {ref[len(PATCH_REFS):]: sha for ref, sha in g.refs(PATCH_REFS).items()}
     expected = list(series.patches)
-    extras: dict[str, list[str]] = {p.name: [] for p in series.patches}
+    extras: dict[str, list[Change]] = {p.name: [] for p in series.patches}
     current: Patch | None = None
     fresh: list[str] = []
     for commit in chain:
         subject = _subject(g, commit)
         if expected and subject == expected[0].subject:
             current = expected.pop(0)
+            original = applied.get(current.name)
+            if original and original != commit:
+                if g.rev(f"{original}~1^{{tree}}") == g.rev(f"{commit}~1^{{tree}}"):
+                    extras[current.name].append((original, commit))
+                else:  # rewritten on top of rewritten history: undo the applied diff, redo the new one
+                    extras[current.name] += [(original, f"{original}~1"), (f"{commit}~1", commit)]
             continue
         if _FIXUP.match(subject):
             aimed = _FIXUP.sub("", subject)
             if aimed not in by_subject:
                 raise ApplyError(f"commit {commit[:12]} ({subject!r}) names no patch of the series")
-            extras[by_subject[aimed].name].append(commit)
+            extras[by_subject[aimed].name].append((f"{commit}^", commit))
             continue
         if not expected and new:
             fresh.append(commit)
@@ -87,7 +103,7 @@ def attribute(
                 f"commit {commit[:12]} ({subject!r}) comes before the first patch's commit",
                 "move it after a patch commit, make it a fixup! commit, or use --new",
             )
-        extras[owner.name].append(commit)
+        extras[owner.name].append((f"{commit}^", commit))
     if expected:
         raise ApplyError(
             f"the work tree's history has no commit for {expected[0].name} ({expected[0].subject!r})",
@@ -209,7 +225,7 @@ def run(
             for patch, commit in zip(made, fresh, strict=True):
                 if (cfg.patches / patch.name).exists():
                     raise ApplyError(f"{cfg.patches / patch.name}: exists already", "rename or remove it")
-                extras_commits[patch.name] = [commit]
+                extras_commits[patch.name] = [(f"{commit}^", commit)]
             series = dataclasses.replace(series, patches=series.patches + tuple(made))
         if goal is None:
             goal = series.patches[-1] if series.patches else None
@@ -234,18 +250,18 @@ def _refresh(
     pristine: str,
     series: Series,
     goal: Patch | None,
-    extras_commits: dict[str, list[str]],
+    extras_commits: dict[str, list[Change]],
     dirty: bool,
     workdir: Path,
     report: Report,
 ) -> RefreshResult:
     extras: dict[str, list[apply.Extra]] = {}
     n = 0
-    for name, commits in extras_commits.items():
-        for commit in commits:
+    for name, changes in extras_commits.items():
+        for old, new in changes:
             n += 1
-            diff = _write_diff(g, f"{commit}^", commit, workdir / f"{n}.diff", cfg)
-            extras.setdefault(name, []).append(apply.Extra(diff, f"commit {commit[:12]}"))
+            diff = _write_diff(g, old, new, workdir / f"{n}.diff", cfg)
+            extras.setdefault(name, []).append(apply.Extra(diff, f"commit {new[:12]}"))
     current = g.snapshot()
     if dirty:
         assert goal is not None

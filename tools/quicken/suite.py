@@ -162,6 +162,7 @@ class _SuiteSpec:
     micro: tuple[str, ...] | None  # None = every micro-benchmark
     pyperformance: tuple[str, ...]
     pyperf: PyperfOptions
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,11 +291,11 @@ def load_suites(path: Path, *, micro_dir: Path | None = None) -> SuiteConfig:
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise SuiteError(f"{path}: [suites.{name}] must be a table", None)
-        bad = set(table) - {"description", "micro", "pyperformance", "pyperf"}
+        bad = set(table) - {"description", "micro", "pyperformance", "include", "pyperf"}
         if bad:
             raise SuiteError(
                 f"{path}: unknown key(s) in [suites.{name}]: {', '.join(sorted(bad))}",
-                "allowed: description, micro, pyperformance, pyperf",
+                "allowed: description, micro, pyperformance, include, pyperf",
             )
         micro_value = table.get("micro", "*")
         micro = None if micro_value == "*" else _str_list(micro_value, f"suites.{name}.micro", path)
@@ -307,7 +308,10 @@ def load_suites(path: Path, *, micro_dir: Path | None = None) -> SuiteConfig:
             micro=micro,
             pyperformance=_str_list(table.get("pyperformance", []), f"suites.{name}.pyperformance", path),
             pyperf=_pyperf_options(table.get("pyperf"), f"suites.{name}.pyperf", path),
+            include=_str_list(table.get("include", []), f"suites.{name}.include", path),
         )
+    for spec in suites.values():
+        _check_includes(spec.name, suites, path, ())
 
     return SuiteConfig(
         path=path,
@@ -315,6 +319,19 @@ def load_suites(path: Path, *, micro_dir: Path | None = None) -> SuiteConfig:
         suites=suites,
         pyperformance_overrides=overrides,
     )
+
+
+def _check_includes(name: str, suites: Mapping[str, _SuiteSpec], path: Path, trail: tuple[str, ...]) -> None:
+    """Every included suite exists and no suite includes itself, however indirectly."""
+    if name in trail:
+        raise SuiteError(f"{path}: suites include each other: {' -> '.join((*trail, name))}", None)
+    for included in suites[name].include:
+        if included not in suites:
+            raise SuiteError(
+                f"{path}: suite {name!r} includes unknown suite {included!r}",
+                "defined suites: " + ", ".join(sorted(suites)),
+            )
+        _check_includes(included, suites, path, (*trail, name))
 
 
 def micro_benchmarks(micro_dir: Path) -> dict[str, Benchmark]:
@@ -433,6 +450,10 @@ def resolve(spec: str, config: SuiteConfig, *, pyperformance_dir: Path | None = 
                     )
                 chosen.append(micros[name])
         chosen.extend(pyperf_bench(name) for name in suite_spec.pyperformance)
+        for included in suite_spec.include:
+            names_so_far = {b.name for b in chosen}
+            expanded = resolve(included, config, pyperformance_dir=bench_root)
+            chosen.extend(b for b in expanded.benchmarks if b.name not in names_so_far)
         _check_unique(chosen, f"{config.path}: suite {spec!r}")
         return Suite(
             name=spec, description=suite_spec.description, benchmarks=tuple(chosen), pyperf=suite_spec.pyperf
