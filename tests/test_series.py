@@ -67,6 +67,9 @@ def test_series_file_format(project: S.Project, mails: S.MailMaker) -> None:
     loaded = series.load(project.cfg())
     assert [p.name for p in loaded.patches] == [one.name, two.name]
     assert loaded.patch("0002-two").name == two.name and loaded.patch(two.name).name == two.name
+    assert loaded.patch("0002").name == two.name  # the number alone
+    with pytest.raises(SeriesError, match="no patch '2' in the series"):
+        loaded.patch("2")
     with pytest.raises(SeriesError) as info:
         loaded.patch("three")
     assert info.value.message == "no patch 'three' in the series"

@@ -103,9 +103,14 @@ class Series:
     digest: str = ""
 
     def patch(self, name: str) -> Patch:
+        """A patch by file name, stem, or number (``0007``, the file name's leading digits)."""
         for p in self.patches:
             if p.name == name or p.name == f"{name}.patch" or p.path.stem == name:
                 return p
+        if name.isdigit():
+            numbered = [p for p in self.patches if p.name.split("-", 1)[0] == name]
+            if len(numbered) == 1:
+                return numbered[0]
         raise SeriesError(
             f"no patch {name!r} in the series",
             "known: " + ", ".join(p.name for p in self.patches) if self.patches else None,

@@ -36,14 +36,18 @@ typedef enum {
        type's), so it may compute any result. */
     _PyQuicken_METACLASS_GETATTRO,
     /* The metaclass (or a base of it) defines the name as a data
-       descriptor, which wins over the class's attribute. */
+       descriptor, which wins over the class's attribute, or as an object
+       whose type is mutable and so may become one (by gaining __get__ and
+       __set__) without changing the metaclass's version tag. */
     _PyQuicken_METACLASS_DATA_DESCRIPTOR,
 } _PyQuicken_MetaclassCheck;
 
 /* Can LOAD_ATTR of `name` on a class whose metaclass is `meta` return the
    attribute found in the class's MRO, as long as `meta` keeps its version
    tag?  Adding a data descriptor or __getattribute__ to `meta` or to one of
-   its bases changes that tag. */
+   its bases changes that tag; what `meta` already holds under `name` must
+   be of an immutable type without __set__ (type's own slot wrappers and
+   methods are). */
 static inline _PyQuicken_MetaclassCheck
 _PyQuicken_CheckMetaclass(PyTypeObject *meta, PyObject *name)
 {
@@ -51,8 +55,13 @@ _PyQuicken_CheckMetaclass(PyTypeObject *meta, PyObject *name)
         return _PyQuicken_METACLASS_GETATTRO;
     }
     PyObject *meta_attr = _PyType_Lookup(meta, name);  /* borrowed */
-    if (meta_attr != NULL && Py_TYPE(meta_attr)->tp_descr_set != NULL) {
-        return _PyQuicken_METACLASS_DATA_DESCRIPTOR;
+    if (meta_attr != NULL) {
+        PyTypeObject *tp = Py_TYPE(meta_attr);
+        if (tp->tp_descr_set != NULL ||
+            !(tp->tp_flags & Py_TPFLAGS_IMMUTABLETYPE))
+        {
+            return _PyQuicken_METACLASS_DATA_DESCRIPTOR;
+        }
     }
     return _PyQuicken_METACLASS_OK;
 }

@@ -169,6 +169,23 @@ class TestLoadAttrClassWithMetaclass(unittest.TestCase):
         del M.x
         self.assertEqual(f(C), 1)
 
+    def test_metaclass_value_becomes_data_descriptor(self):
+        # The metaclass's value is of a mutable class that later gains
+        # __get__ and __set__: the metaclass's version does not change, so
+        # such a value must rule the specialization out.
+        class Value:
+            pass
+        class M(type):
+            x = Value()
+        class C(metaclass=M):
+            x = 1
+        f = fresh(get_x)
+        self.assert_not_specialized(f, C)
+        self.assertEqual(f(C), 1)
+        Value.__get__ = lambda self, obj, owner: "now a data descriptor"
+        Value.__set__ = lambda self, obj, value: None
+        self.assertEqual(f(C), "now a data descriptor")
+
     def test_metaclass_base_gains_data_descriptor(self):
         class MBase(type):
             pass
