@@ -28,6 +28,7 @@ from pathlib import Path
 from .config import Config
 from .errors import BuildError, QuickenError, ToolMissingError
 from .gitutil import Git
+from .series import load as load_series
 from .worktree import WorkTree
 
 Report = Callable[[str], None]
@@ -113,10 +114,16 @@ def resolve(cfg: Config, target: str) -> tuple[str, str, str]:
         slot = "patched"
     else:
         found = g.rev(f"{target}^{{commit}}")
+        if found is None:  # a patch of the applied series: 0007, its stem or file name
+            applied = {p.name: p.commit for p in state.patches}
+            try:
+                found = applied.get(load_series(cfg).patch(target).name)
+            except QuickenError:
+                found = None
         if found is None:
             raise QuickenError(
                 f"{target}: not a commit of the work tree {cfg.worktree}",
-                "use baseline, patched, a patch ref or a commit id",
+                "use baseline, patched, a patch (0007, its file name) or a commit id",
             )
         commit = found
         slot = ""
