@@ -159,6 +159,8 @@ def test_interpreter_resolution(applied: S.Project) -> None:
     res = do_build(applied, ref)
     assert res.python == applied.builds / "release" / slot / "obj/python"
     assert run_python(build.interpreter(cfg, commit[:10])) == f"fake python 3.99.0 ops={BASE_OPS}\n"
+    assert build.resolve(cfg, "0001")[1] == commit  # a patch by number, stem or file name
+    assert build.resolve(cfg, "0001-count-calls-in-ceval")[1] == commit
     with pytest.raises(QuickenError) as info:
         build.resolve(cfg, "no-such-rev")
     assert info.value.message == f"no-such-rev: not a commit of the work tree {applied.worktree}"

@@ -113,13 +113,14 @@ def resolve(cfg: Config, target: str) -> tuple[str, str, str]:
         commit = wt.head()
         slot = "patched"
     else:
-        found = g.rev(f"{target}^{{commit}}")
-        if found is None:  # a patch of the applied series: 0007, its stem or file name
-            applied = {p.name: p.commit for p in state.patches}
-            try:
-                found = applied.get(load_series(cfg).patch(target).name)
-            except QuickenError:
-                found = None
+        # a patch of the applied series (0007, its stem or file name) first: "0007" could
+        # also be an abbreviated object id
+        applied = {p.name: p.commit for p in state.patches}
+        try:
+            found = applied.get(load_series(cfg).patch(target).name)
+        except QuickenError:
+            found = None
+        found = found or g.rev(f"{target}^{{commit}}")
         if found is None:
             raise QuickenError(
                 f"{target}: not a commit of the work tree {cfg.worktree}",

@@ -8,6 +8,9 @@
  * PyNumber_AsSsize_t() and, for stores, _getbytevalue().  Reading returns
  * one of the small int singletons (0..255), so nothing is allocated.
  *
+ * The specializer's checks are inline here; the two operations are defined
+ * in Objects/quicken_bytes.c.h (included by Objects/bytearrayobject.c).
+ *
  * Anything else -- negative or out-of-range indexes, int subclasses and
  * bools, stored values that are not exact ints in range(256) -- is left to
  * the generic instruction, which raises the same errors as before.
@@ -53,43 +56,17 @@ _PyQuicken_CanSpecializeByteStore(PyObject *container, PyObject *sub)
     return PyByteArray_CheckExact(container) && _PyQuicken_ByteIndex(sub) >= 0;
 }
 
-/* Store container[sub] in *byte and return 1 if container is an exact bytes
-   or bytearray and sub a non-negative compact int below its length; else
-   return 0 (and do nothing). */
-static inline int
-_PyQuicken_LoadByte(PyObject *container, PyObject *sub, unsigned char *byte)
-{
-    Py_ssize_t index = _PyQuicken_ByteIndex(sub);
-    if (index < 0 || index >= Py_SIZE(container)) {
-        return 0;
-    }
-    if (PyBytes_CheckExact(container)) {
-        *byte = (unsigned char)PyBytes_AS_STRING(container)[index];
-        return 1;
-    }
-    if (PyByteArray_CheckExact(container)) {
-        *byte = (unsigned char)PyByteArray_AS_STRING(container)[index];
-        return 1;
-    }
-    return 0;
-}
+/* container[sub] as a borrowed (immortal) small int if container is an exact
+   bytes or bytearray and sub a non-negative compact int below its length;
+   NULL otherwise, with no exception set.  Defined out of line (in
+   Objects/quicken_bytes.c.h) to keep the interpreter loop small. */
+extern PyObject *_PyQuicken_LoadByte(PyObject *container, PyObject *sub);
 
 /* Do container[sub] = value and return 1 if container is an exact
    bytearray, sub a non-negative compact int below its length and value an
    exact int in range(256); else return 0 (and do nothing). */
-static inline int
-_PyQuicken_StoreByte(PyObject *container, PyObject *sub, PyObject *value)
-{
-    Py_ssize_t index = _PyQuicken_ByteIndex(sub);
-    Py_ssize_t byte = _PyQuicken_ByteIndex(value);
-    if (!PyByteArray_CheckExact(container) ||
-        index < 0 || index >= Py_SIZE(container) || byte < 0 || byte > 255)
-    {
-        return 0;
-    }
-    PyByteArray_AS_STRING(container)[index] = (char)byte;
-    return 1;
-}
+extern int _PyQuicken_StoreByte(PyObject *container, PyObject *sub,
+                                PyObject *value);
 
 #ifdef __cplusplus
 }
