@@ -59,6 +59,11 @@ def _subject(g: Git, commit: str) -> str:
 Change = tuple[str, str]  # (from, to): the diff between two commits
 
 
+def _commit_change(commit: str) -> Change:
+    """What one commit changes: its parent to itself."""
+    return (f"{commit}^", commit)
+
+
 def attribute(
     g: Git, series: Series, pristine: str, target: Patch | None, new: bool = False
 ) -> tuple[dict[str, list[Change]], list[str]]:
@@ -92,7 +97,7 @@ def attribute(
             aimed = _FIXUP.sub("", subject)
             if aimed not in by_subject:
                 raise ApplyError(f"commit {commit[:12]} ({subject!r}) names no patch of the series")
-            extras[by_subject[aimed].name].append((f"{commit}^", commit))
+            extras[by_subject[aimed].name].append(_commit_change(commit))
             continue
         if not expected and new:
             fresh.append(commit)
@@ -103,7 +108,7 @@ def attribute(
                 f"commit {commit[:12]} ({subject!r}) comes before the first patch's commit",
                 "move it after a patch commit, make it a fixup! commit, or use --new",
             )
-        extras[owner.name].append((f"{commit}^", commit))
+        extras[owner.name].append(_commit_change(commit))
     if expected:
         raise ApplyError(
             f"the work tree's history has no commit for {expected[0].name} ({expected[0].subject!r})",
@@ -225,7 +230,7 @@ def run(
             for patch, commit in zip(made, fresh, strict=True):
                 if (cfg.patches / patch.name).exists():
                     raise ApplyError(f"{cfg.patches / patch.name}: exists already", "rename or remove it")
-                extras_commits[patch.name] = [(f"{commit}^", commit)]
+                extras_commits[patch.name] = [_commit_change(commit)]
             series = dataclasses.replace(series, patches=series.patches + tuple(made))
         if goal is None:
             goal = series.patches[-1] if series.patches else None
