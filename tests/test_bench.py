@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from quicken import bench, compare
+from quicken import bench, compare, measure, suite
 from quicken.errors import QuickenError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pyperf"
@@ -69,3 +70,67 @@ def test_wall_processes_alternate_in_abba_order(tmp_path: Path) -> None:
     base, head = sides(tmp_path)
     order = [name for proc in range(4) for name, _ in bench.alternation(proc, base, head)]
     assert order == ["base", "head", "head", "base", "base", "head", "head", "base"]
+
+
+def fake_counter(calls: list[tuple[str, str]]) -> Callable[..., measure.InstructionCount]:
+    """A count_instructions stand-in: 1000 instructions a loop on the base, 900 on the head."""
+    def count(bench_: suite.Benchmark, python: Path, pyperf_dir: Path, workdir: Path, *,
+              loops: int) -> measure.InstructionCount:
+        calls.append((bench_.name, python.parent.name))
+        per_loop = 1000 if python.parent.name == "b" else 900
+        return measure.InstructionCount(bench_.name, loops, 10 * loops, 10 * loops + per_loop * loops, True)
+    return count
+
+
+def test_instruction_counts_are_cached_by_tree_and_benchmark(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(measure, "valgrind_version", lambda _path: "valgrind-3.19.0")
+    monkeypatch.setattr(measure, "find_valgrind", lambda name="valgrind": "/usr/bin/valgrind")
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setattr(measure, "count_instructions", fake_counter(calls))
+    scripts = []
+    for name in ("one", "two"):
+        script = tmp_path / f"bm_{name}.py"
+        script.write_text(f"# {name}\n")
+        scripts.append(suite.Benchmark(name, "micro", script))
+    base, head = sides(tmp_path)
+    cache = measure.count_cache(tmp_path / "builds", "release")
+
+    first = bench.instructions(tuple(scripts), base, head, tmp_path, tmp_path / "r1", 10, lambda _: None,
+                               cache=cache, jobs=2)
+    assert first == {"one": (1000, 900), "two": (1000, 900)}
+    assert sorted(calls) == [("one", "b"), ("one", "h"), ("two", "b"), ("two", "h")]
+    assert json.loads((tmp_path / "r1" / "instructions-head.json").read_text())["two"]["per_loop"] == 900
+
+    calls.clear()
+    lines: list[str] = []
+    again = bench.instructions(tuple(scripts), base, head, tmp_path, tmp_path / "r2", 10, lines.append,
+                               cache=measure.count_cache(tmp_path / "builds", "release"), jobs=2)
+    assert again == first and calls == []
+    assert all("(cached)" in line for line in lines) and len(lines) == 4
+
+    # A new head tree, another loop count, an edited script: measured again.
+    head.tree = "c" * 40
+    bench.instructions(tuple(scripts[:1]), base, head, tmp_path, tmp_path / "r3", 10, lambda _: None,
+                       cache=cache)
+    assert calls == [("one", "h")]
+    calls.clear()
+    bench.instructions(tuple(scripts[:1]), base, head, tmp_path, tmp_path / "r4", 20, lambda _: None,
+                       cache=cache)
+    assert sorted(calls) == [("one", "b"), ("one", "h")]
+    calls.clear()
+    scripts[0].script.write_text("# one, edited\n")
+    bench.instructions(tuple(scripts[:1]), base, head, tmp_path, tmp_path / "r5", 10, lambda _: None,
+                       cache=cache)
+    assert sorted(calls) == [("one", "b"), ("one", "h")]
+
+
+def test_count_cache_survives_a_damaged_file(tmp_path: Path) -> None:
+    cache = measure.CountCache(tmp_path / "counts.json")
+    cache.path.write_text("{not json")
+    assert cache.get("k") is None
+    count = measure.InstructionCount("x", 5, 100, 600, True)
+    cache.put("k", count)
+    assert measure.CountCache(cache.path).get("k") == count
+    cache.path.write_text(json.dumps({"k": {"benchmark": "x", "unknown_field": 1}}))
+    assert cache.get("k") is None

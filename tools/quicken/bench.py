@@ -23,6 +23,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class Side:
     python: Path
     tree: str
     src: Path
+    configure: tuple[str, ...] = ()  # the build configuration's configure arguments
 
 
 @dataclass
@@ -64,7 +66,7 @@ def _side(
 ) -> Side:
     res = build.build_one(cfg, target, config_name, report)
     src = res.python.parent.parent / "src"
-    return Side(label or target, res.python, res.tree, src)
+    return Side(label or target, res.python, res.tree, src, cfg.build_config(res.config).configure)
 
 
 def _run(command: suite.Command, what: str, log: Path) -> None:
@@ -139,13 +141,33 @@ def instructions(
     out: Path,
     loops: int | None,
     report: Report,
+    cache: measure.CountCache | None = None,
+    jobs: int = 1,
 ) -> dict[str, tuple[int, int]]:
+    """Callgrind counts of every benchmark on both sides, ``jobs`` runs at a time.
+
+    Instruction counts do not depend on the machine's load, so unlike wall
+    mode they may run in parallel.  Counts found in ``cache`` are not
+    measured again (the report says so).
+    """
+    tasks = [(i, bench, side_name, side) for i, bench in enumerate(benches, 1)
+             for side_name, side in (("base", base), ("head", head))]
+
+    def one(task: tuple[int, suite.Benchmark, str, Side]) -> measure.InstructionCount:
+        i, bench, side_name, side = task
+        n = loops if loops is not None else measure.DEFAULT_LOOPS[bench.kind]
+        key = measure.CountCache.key(side.tree, side.configure, bench, n)
+        count, cached = measure.cached_count(cache, key, lambda: measure.count_instructions(
+            bench, side.python, pyperf_dir, out / "callgrind" / side_name, loops=n))
+        report(f"instructions [{i}/{len(benches)}] {bench.name} on {side.label}"
+               f"{' (cached)' if cached else ''}: {count.per_loop:,}/loop")
+        return count
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(one, tasks))  # re-raises the first failure
     counts: dict[str, dict[str, measure.InstructionCount]] = {"base": {}, "head": {}}
-    for i, bench in enumerate(benches, 1):
-        for side_name, side in (("base", base), ("head", head)):
-            report(f"instructions [{i}/{len(benches)}] {bench.name} on {side.label}")
-            counts[side_name][bench.name] = measure.count_instructions(
-                bench, side.python, pyperf_dir, out / "callgrind" / side_name, loops=loops)
+    for (_, bench, side_name, _), count in zip(tasks, results, strict=True):
+        counts[side_name][bench.name] = count
     for side_name in ("base", "head"):
         measure.save_counts(out / f"instructions-{side_name}.json", counts[side_name])
     return {name: (counts["base"][name].per_loop, counts["head"][name].per_loop) for name in counts["base"]}
@@ -234,8 +256,10 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     result = BenchResult(out, chosen.name, mode, None)
     if mode in ("instructions", "both"):
+        bc = cfg.build_config(side_config)
         result.instructions = instructions(chosen.benchmarks, base, head, pyperf_dir, out, instruction_loops,
-                                           report)
+                                           report, cache=measure.count_cache(cfg.builds, bc.name),
+                                           jobs=cfg.job_count)
     if mode in ("wall", "both"):
         base_json, head_json = wall(chosen.benchmarks, base, head, pyperf_dir, options, out, report)
         result.comparison = compare.compare_files(

@@ -45,10 +45,8 @@ error that should stop ``git bisect run``::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -264,7 +262,7 @@ class Measurer:
         self.pyperf_dir = suite.prepare_pyperf_path(cfg.cache / "bench")
         self.builds = 0
         self.cached = 0
-        self.counts_file = cfg.builds / self.config.name / "bisect-counts.json"
+        self.counts = measure.count_cache(cfg.builds, self.config.name)
 
     def python(self, commit: str) -> tuple[Path | None, bool, str]:
         """(interpreter or None when the build failed, built now?, failure)."""
@@ -280,27 +278,16 @@ class Measurer:
             self.builds += 1
         return res.python, not res.cached, ""
 
-    def _key(self, tree: str) -> str:
-        script = hashlib.sha256(self.bench.script.read_bytes()).hexdigest()[:16]
-        return f"{tree}:{self.bench.name}:{' '.join(self.bench.args)}:{self.loops}:{script}"
-
     def instructions(self, commit: str, python: Path) -> int:
-        key = self._key(self.target.repo.tree_of(commit))
-        try:
-            cache = json.loads(self.counts_file.read_text())
-        except (OSError, ValueError):
-            cache = {}
-        if key in cache:
-            return int(cache[key])
-        self.report(f"bisect: count instructions of {self.bench.name} on {commit[:12]}")
-        count = measure.count_instructions(self.bench, python, self.pyperf_dir,
-                                           self.out / "callgrind" / commit[:12], loops=self.loops)
-        cache[key] = count.per_loop
-        self.counts_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.counts_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cache, indent=1) + "\n")
-        os.replace(tmp, self.counts_file)
-        return count.per_loop
+        key = measure.CountCache.key(self.target.repo.tree_of(commit), self.config.configure, self.bench,
+                                     self.loops)
+
+        def run() -> measure.InstructionCount:
+            self.report(f"bisect: count instructions of {self.bench.name} on {commit[:12]}")
+            return measure.count_instructions(self.bench, python, self.pyperf_dir,
+                                              self.out / "callgrind" / commit[:12], loops=self.loops)
+
+        return measure.cached_count(self.counts, key, run)[0].per_loop
 
 
 def make_judge(

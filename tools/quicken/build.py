@@ -335,7 +335,7 @@ def build_one(
             raise failure(f"{label}: configure", log)
     for target_obj in stale_objects(obj):
         target_obj.unlink(missing_ok=True)
-    jobs = cfg.jobs or os.cpu_count() or 1
+    jobs = cfg.job_count
     total = previous.compiled if previous else 0
     compiled = 0
 

@@ -106,6 +106,11 @@ class Config:
     def is_generated(self, path: str) -> bool:
         return any(rule.produces(path) for rule in self.regen)
 
+    @property
+    def job_count(self) -> int:
+        """``build.jobs``, where 0 means one job per core."""
+        return self.jobs or os.cpu_count() or 1
+
     def build_config(self, name: str | None) -> BuildConfig:
         key = name or self.default_build
         try:

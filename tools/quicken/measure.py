@@ -15,19 +15,30 @@ randomization, so repeated measurements agree to a few instructions.
 
 Counts are per *outer* pyperf loop (one call of the timed body per loop),
 which is what matters for a base/head ratio.
+
+Counts are deterministic, so :class:`CountCache` keeps them: keyed by the
+tree and configuration of the build, the benchmark (name, arguments, script
+digest), the loop count, and the pyperf and valgrind versions and CPU that
+produced them.  ``quicken validate`` of patch *k* then reuses the counts of
+patch *k-1*'s build, and a series run reuses the baseline's.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import pyperf
 
 from quicken.errors import QuickenError, ToolMissingError
 from quicken.suite import Benchmark, single_run_command
@@ -250,3 +261,84 @@ def load_counts(path: Path) -> dict[str, int]:
             raise MeasureError(f"{path}: benchmark {name!r} has no integer per_loop count", None)
         counts[name] = value
     return counts
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or ``unknown``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+@functools.cache
+def valgrind_version(valgrind: str) -> str:
+    proc = subprocess.run([valgrind, "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or f"unknown (exit {proc.returncode})"
+
+
+class CountCache:
+    """Instruction counts already measured, in one JSON file.
+
+    A count is reused only when everything that determines it is the same
+    (see :meth:`key`).  Threads of one process may share an instance; writes
+    replace the file atomically, re-reading it first so that two processes
+    only lose each other's entries, never corrupt the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(tree: str, configure: tuple[str, ...] | list[str], bench: Benchmark, loops: int,
+            valgrind: str = "valgrind") -> str:
+        script = hashlib.sha256(bench.script.read_bytes()).hexdigest()[:16]
+        parts = [tree, " ".join(configure), bench.name, " ".join(bench.args), str(loops), script,
+                 f"pyperf {pyperf.__version__}", valgrind_version(find_valgrind(valgrind)), cpu_model(),
+                 f"PYTHONHASHSEED={HASH_SEED}"]
+        return "|".join(parts)
+
+    def _read(self) -> dict[str, dict[str, object]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str) -> InstructionCount | None:
+        with self._lock:
+            entry = self._read().get(key)
+        try:
+            return InstructionCount(**entry) if isinstance(entry, dict) else None
+        except TypeError:
+            return None  # written by another version of this class
+
+    def put(self, key: str, count: InstructionCount) -> None:
+        with self._lock:
+            data = self._read()
+            data[key] = asdict(count)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            os.replace(tmp, self.path)
+
+
+def count_cache(builds: Path, config_name: str) -> CountCache:
+    """The count cache of one build configuration (bench, validate and bisect share it)."""
+    return CountCache(builds / config_name / "instruction-counts.json")
+
+
+def cached_count(cache: CountCache | None, key: str, measure: Callable[[], InstructionCount]
+                 ) -> tuple[InstructionCount, bool]:
+    """(count, taken from the cache?): ``measure()`` only when ``cache`` lacks ``key``."""
+    found = cache.get(key) if cache is not None else None
+    if found is not None:
+        return found, True
+    count = measure()
+    if cache is not None:
+        cache.put(key, count)
+    return count, False

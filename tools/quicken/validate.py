@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, bench, compare, gate, pystats, suite
+from . import __version__, bench, compare, gate, measure, pystats, suite
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -53,15 +53,7 @@ def record_path(cfg: Config, patch: Patch) -> Path:
 
 
 def machine() -> dict[str, object]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"arch": platform.machine(), "cpu": model, "cores": os.cpu_count()}
+    return {"arch": platform.machine(), "cpu": measure.cpu_model(), "cores": os.cpu_count()}
 
 
 def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict[str, object]:
@@ -171,7 +163,7 @@ def run(
         if not skip_tests:
             python = bench.build.build_one(cfg, head, bc.name, report).python
             report(f"validate {patch.name}: python -m test {' '.join(patch.tests)}")
-            jobs = cfg.jobs or os.cpu_count() or 1
+            jobs = cfg.job_count
             tests = run_tests(python, patch.tests, result.directory / "tests.log", jobs)
         assert result.comparison is not None
         families = patch.listed("Quicken-Family")
