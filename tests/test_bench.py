@@ -78,7 +78,8 @@ def fake_counter(calls: list[tuple[str, str]]) -> Callable[..., measure.Instruct
               loops: int) -> measure.InstructionCount:
         calls.append((bench_.name, python.parent.name))
         per_loop = 1000 if python.parent.name == "b" else 900
-        return measure.InstructionCount(bench_.name, loops, 10 * loops, 10 * loops + per_loop * loops, True)
+        return measure.InstructionCount(bench_.name, loops, 10 * loops, 10 * loops + per_loop * loops, True,
+                                        {"_PyEval_EvalFrameDefault": per_loop})
     return count
 
 
@@ -98,7 +99,9 @@ def test_instruction_counts_are_cached_by_tree_and_benchmark(tmp_path: Path,
 
     first = bench.instructions(tuple(scripts), base, head, tmp_path, tmp_path / "r1", 10, lambda _: None,
                                cache=cache, jobs=2)
-    assert first == {"one": (1000, 900), "two": (1000, 900)}
+    per_loop = {name: (b.per_loop, h.per_loop) for name, (b, h) in first.items()}
+    assert per_loop == {"one": (1000, 900), "two": (1000, 900)}
+    assert measure.function_shifts(*first["one"]) == [("_PyEval_EvalFrameDefault", -100)]
     assert sorted(calls) == [("one", "b"), ("one", "h"), ("two", "b"), ("two", "h")]
     assert json.loads((tmp_path / "r1" / "instructions-head.json").read_text())["two"]["per_loop"] == 900
 
@@ -129,8 +132,23 @@ def test_count_cache_survives_a_damaged_file(tmp_path: Path) -> None:
     cache = measure.CountCache(tmp_path / "counts.json")
     cache.path.write_text("{not json")
     assert cache.get("k") is None
-    count = measure.InstructionCount("x", 5, 100, 600, True)
+    count = measure.InstructionCount("x", 5, 100, 600, True, {"f": 100})
     cache.put("k", count)
     assert measure.CountCache(cache.path).get("k") == count
-    cache.path.write_text(json.dumps({"k": {"benchmark": "x", "unknown_field": 1}}))
+    cache.path.write_text(json.dumps({"k": {"benchmark": "x", "unknown_field": 1, "functions": {"f": 1}}}))
     assert cache.get("k") is None
+    # Entries from before per-function counts were kept are measured again.
+    cache.path.write_text(json.dumps({"k": {"benchmark": "x", "loops": 5, "total_low": 100, "total_high": 600,
+                                            "aslr_disabled": True}}))
+    assert cache.get("k") is None
+
+
+def test_report_says_where_the_instructions_went(tmp_path: Path) -> None:
+    result = bench.BenchResult(tmp_path, "quick", "instructions", None,
+                               instructions={"moved": (10_000, 10_070), "flat": (10_000, 10_001)},
+                               function_shifts={"moved": [("_PyEval_EvalFrameDefault", 60),
+                                                          ("_PyType_Lookup", 10)],
+                                                "flat": [("x", 1)]})
+    section = "\n".join(bench.function_shift_section(result))
+    assert "| moved | +0.70% | _PyEval_EvalFrameDefault +60, _PyType_Lookup +10 |" in section
+    assert "flat" not in section  # +0.01% is under the reporting threshold

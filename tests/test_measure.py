@@ -135,3 +135,48 @@ def test_callgrind_per_loop_difference_is_positive_repeatable_and_scales(tmp_pat
     assert 1.8 < doubled.per_loop / first.per_loop < 2.2
     assert (tmp_path / "cg" / "small.400.callgrind").is_file()
     assert (tmp_path / "cg" / "small.800.callgrind").is_file()
+    # The per-function counts add up to the per-loop count, and the body runs in the interpreter loop.
+    assert abs(sum(first.functions.values()) - first.per_loop) <= first.per_loop // 100
+    assert max(first.functions, key=first.functions.__getitem__).startswith("_PyEval_EvalFrameDefault")
+
+
+CALLGRIND_WITH_CALLS = """\
+# callgrind format
+version: 1
+events: Ir
+fl=(1) a.c
+fn=(1) main
+1 10
+cfn=(2) helper
+calls=3 5
+2 300
+3 5
+fn=(2)
+5 100
++1 200
+fn=(3) rec'2
+7 40
+fn=(4) rec
+8 2
+totals: 357
+"""
+
+
+def test_function_costs_count_self_instructions_only(tmp_path: Path) -> None:
+    path = tmp_path / "x.callgrind"
+    path.write_text(CALLGRIND_WITH_CALLS)
+    # main's own 10 + 5; the 300 after calls= is helper's inclusive cost, not main's.
+    assert M.function_costs(path) == {"main": 15, "helper": 300, "rec": 42}
+    assert sum(M.function_costs(path).values()) == 357
+
+
+def test_per_loop_functions_and_shifts(tmp_path: Path) -> None:
+    low, high = tmp_path / "low", tmp_path / "high"
+    low.write_text("events: Ir\nfn=(1) f\n1 1000\nfn=(2) g\n1 500\n")
+    high.write_text("events: Ir\nfn=(1) f\n1 3000\nfn=(2) g\n1 500\nfn=(3) h\n1 40\n")
+    functions = M.per_loop_functions(low, high, 10)
+    assert functions == {"f": 200, "h": 4}  # g did not grow with the loop count
+    base = M.InstructionCount("b", 10, 0, 0, True, {"f": 200, "h": 4})
+    head = M.InstructionCount("b", 10, 0, 0, True, {"f": 190, "h": 30, "k": 1})
+    assert M.function_shifts(base, head) == [("h", 26), ("f", -10), ("k", 1)]
+    assert M.function_shifts(base, head, top=1) == [("h", 26)]

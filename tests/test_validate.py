@@ -205,3 +205,16 @@ def test_only_unconfirmed_wall_slowdowns_of_non_targets_are_rechecked() -> None:
         _row("int_bitwise", 1.02, True, (1000, 1000)),    # a target is judged by its own rule
     )
     assert validate.unconfirmed_slowdowns(rows, ["bm_int_bitwise"], gate.Thresholds()) == ["nbody"]
+
+
+def test_instruction_failures_are_explained_by_function() -> None:
+    from quicken import gate
+    from quicken import validate as V
+    verdict = gate.Verdict(False, (
+        gate.RuleResult("fail", "instructions not > +0.5%", "instructions +0.7%", "init_defaults",
+                        1.0, 1.007),
+        gate.RuleResult("fail", "no significant slowdown > 1%", "1.04x slower", "nbody", 1.04, 1.0),
+        gate.RuleResult("pass", "instructions not > +0.5%", "instructions +0.0%", "nbody", 1.04, 1.0),
+    ))
+    where = V.explain_instruction_failures(verdict, {"init_defaults": [("_PyEval_EvalFrameDefault", 180)]})
+    assert where == ("init_defaults: _PyEval_EvalFrameDefault +180",)

@@ -56,6 +56,8 @@ class BenchResult:
     mode: str
     comparison: compare.Comparison | None
     instructions: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (base, head)
+    # name -> the functions whose per-loop instructions moved most, (function, head - base)
+    function_shifts: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     pystats: Path | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -143,8 +145,8 @@ def instructions(
     report: Report,
     cache: measure.CountCache | None = None,
     jobs: int = 1,
-) -> dict[str, tuple[int, int]]:
-    """Callgrind counts of every benchmark on both sides, ``jobs`` runs at a time.
+) -> dict[str, tuple[measure.InstructionCount, measure.InstructionCount]]:
+    """Callgrind counts of every benchmark on both sides (name -> (base, head)), ``jobs`` runs at a time.
 
     Instruction counts do not depend on the machine's load, so unlike wall
     mode they may run in parallel.  Counts found in ``cache`` are not
@@ -170,7 +172,7 @@ def instructions(
         counts[side_name][bench.name] = count
     for side_name in ("base", "head"):
         measure.save_counts(out / f"instructions-{side_name}.json", counts[side_name])
-    return {name: (counts["base"][name].per_loop, counts["head"][name].per_loop) for name in counts["base"]}
+    return {name: (counts["base"][name], counts["head"][name]) for name in counts["base"]}
 
 
 @contextmanager
@@ -257,9 +259,10 @@ def run(
     result = BenchResult(out, chosen.name, mode, None)
     if mode in ("instructions", "both"):
         bc = cfg.build_config(side_config)
-        result.instructions = instructions(chosen.benchmarks, base, head, pyperf_dir, out, instruction_loops,
-                                           report, cache=measure.count_cache(cfg.builds, bc.name),
-                                           jobs=cfg.job_count)
+        counted = instructions(chosen.benchmarks, base, head, pyperf_dir, out, instruction_loops, report,
+                               cache=measure.count_cache(cfg.builds, bc.name), jobs=cfg.job_count)
+        result.instructions = {name: (b.per_loop, h.per_loop) for name, (b, h) in counted.items()}
+        result.function_shifts = {name: measure.function_shifts(b, h) for name, (b, h) in counted.items()}
     if mode in ("wall", "both"):
         base_json, head_json = wall(chosen.benchmarks, base, head, pyperf_dir, options, out, report)
         result.comparison = compare.compare_files(
@@ -295,6 +298,28 @@ def instruction_table(result: BenchResult) -> list[str]:
     return lines
 
 
+#: Benchmarks whose instruction count moved by at least this fraction get a
+#: "where" line in the report.
+SHIFT_REPORT_THRESHOLD = 0.002
+
+
+def describe_shifts(shifts: list[tuple[str, int]]) -> str:
+    """``_PyEval_EvalFrameDefault +180, _PyType_Lookup -12`` (per loop)."""
+    return ", ".join(f"{name} {delta:+,}" for name, delta in shifts) or "no function moved"
+
+
+def function_shift_section(result: BenchResult) -> list[str]:
+    shifts = result.function_shifts
+    rows = [f"| {name} | {(h / b - 1) * 100:+.2f}% | {describe_shifts(shifts.get(name, []))} |"
+            for name, (b, h) in result.instructions.items()
+            if b and abs(h / b - 1) >= SHIFT_REPORT_THRESHOLD]
+    if not rows:
+        return []
+    return ["## Where the instructions changed", "",
+            "Self instructions per loop of the functions that moved most (head - base).", "",
+            "| benchmark | change | functions |", "| --- | ---: | --- |", *rows, ""]
+
+
 def write_report(result: BenchResult, base: Side, head: Side) -> None:
     md = [f"# quicken bench: {result.suite}", "",
           f"- base: `{base.label}` (tree {base.tree[:12]}) `{base.python}`",
@@ -310,6 +335,7 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
             result.warnings.append(f"plot: {exc.message}")
     elif result.instructions:
         md += [*instruction_table(result), ""]
+    md += function_shift_section(result)
     if result.warnings:
         md += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
     if result.pystats is not None:
@@ -321,6 +347,7 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
         "suite": result.suite, "mode": result.mode, "seconds": round(result.seconds, 1),
         "base": {"label": base.label, "tree": base.tree}, "head": {"label": head.label, "tree": head.tree},
         "instructions": result.instructions,
+        "function_shifts": result.function_shifts,
         "geometric_mean": result.comparison.geometric_mean if result.comparison else None,
         "warnings": result.warnings,
     }, indent=1) + "\n")

@@ -164,6 +164,8 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     for outcome in outcomes:
         print(f"{outcome.patch}: {'PASS' if outcome.verdict.passed else 'FAIL'}")
         print(outcome.verdict.render().rstrip("\n"))
+        for line in outcome.where:
+            print(f"  where: {line}")
         print(f"  record: {outcome.record}\n  results: {outcome.results}")
         failed += not outcome.verdict.passed
     return 1 if failed else 0

@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyperf
@@ -65,6 +65,8 @@ class InstructionCount:
     total_low: int  # Ir of the run with `loops` iterations
     total_high: int  # Ir of the run with 2 * `loops` iterations
     aslr_disabled: bool
+    # Self instructions of one steady-state loop, per function (non-zero only)
+    functions: dict[str, int] = field(default_factory=dict)
 
     @property
     def per_loop(self) -> int:
@@ -219,6 +221,8 @@ def count_instructions(
             )
         )
     low, high = totals
+    functions = per_loop_functions(workdir / f"{bench.name}.{n}.callgrind",
+                                   workdir / f"{bench.name}.{2 * n}.callgrind", n)
     if high <= low:
         raise MeasureError(
             f"{bench.name}: {2 * n} loops took no more instructions than {n} ({high} <= {low})",
@@ -230,7 +234,68 @@ def count_instructions(
         total_low=low,
         total_high=high,
         aslr_disabled=bool(prefix),
+        functions=functions,
     )
+
+
+_COMPRESSED_NAME = re.compile(r"\((\d+)\)(?:\s+(.*))?$")
+_RECURSION_SUFFIX = re.compile(r"'\d+$")
+
+
+def function_costs(path: Path) -> dict[str, int]:
+    """Self ``Ir`` of each function in a callgrind output file.
+
+    Reads callgrind's format directly: ``fn=`` starts a function's cost
+    lines (names may be compressed to ``(id)``, shared with ``cfn=``), and
+    the cost line after ``calls=`` is the call's inclusive cost, which is
+    not the caller's own.  Recursion levels (``name'2``) are merged, and so
+    are inlined copies listed under other files.
+    """
+    names: dict[str, str] = {}
+    costs: dict[str, int] = {}
+    current: str | None = None
+    skip_next = False
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise MeasureError(f"{path}: cannot read callgrind output: {exc.strerror}", None) from None
+    for line in lines:
+        if skip_next:
+            skip_next = False
+            continue
+        first = line[:1]
+        if first.isdigit() or first in "+-*":
+            parts = line.split()
+            if current is not None and len(parts) > 1:
+                costs[current] = costs.get(current, 0) + int(parts[1])
+        elif line.startswith(("fn=", "cfn=")):
+            key, _, spec = line.partition("=")
+            m = _COMPRESSED_NAME.match(spec.strip())
+            if m is None:
+                name = spec.strip()
+            else:
+                if m.group(2) is not None:
+                    names[m.group(1)] = m.group(2)
+                name = names.get(m.group(1), f"({m.group(1)})")
+            if key == "fn":
+                current = _RECURSION_SUFFIX.sub("", name)
+        elif line.startswith("calls="):
+            skip_next = True
+    return costs
+
+
+def per_loop_functions(low: Path, high: Path, loops: int) -> dict[str, int]:
+    """Per-loop self instructions by function, from the N- and 2N-loop runs (non-zero only)."""
+    a, b = function_costs(low), function_costs(high)
+    out = {name: round((b.get(name, 0) - a.get(name, 0)) / loops) for name in a.keys() | b.keys()}
+    return {name: value for name, value in sorted(out.items()) if value}
+
+
+def function_shifts(base: InstructionCount, head: InstructionCount, top: int = 5) -> list[tuple[str, int]]:
+    """The functions whose per-loop instructions changed most from base to head, largest first."""
+    names = base.functions.keys() | head.functions.keys()
+    deltas = [(name, head.functions.get(name, 0) - base.functions.get(name, 0)) for name in names]
+    return sorted((d for d in deltas if d[1]), key=lambda d: (-abs(d[1]), d[0]))[:top]
 
 
 def save_counts(path: Path, counts: Mapping[str, InstructionCount]) -> None:
@@ -312,8 +377,10 @@ class CountCache:
     def get(self, key: str) -> InstructionCount | None:
         with self._lock:
             entry = self._read().get(key)
+        if not isinstance(entry, dict) or not entry.get("functions"):
+            return None  # none, or written before per-function counts were kept
         try:
-            return InstructionCount(**entry) if isinstance(entry, dict) else None
+            return InstructionCount(**entry)
         except TypeError:
             return None  # written by another version of this class
 

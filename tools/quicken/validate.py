@@ -46,6 +46,16 @@ class Outcome:
     verdict: gate.Verdict
     record: Path
     results: Path
+    where: tuple[str, ...] = ()  # for each instruction-count failure, the functions that moved
+
+
+def explain_instruction_failures(verdict: gate.Verdict, shifts: dict[str, list[tuple[str, int]]]
+                                 ) -> tuple[str, ...]:
+    """``bench: fn +N, fn -M`` for each benchmark whose instruction count failed a rule."""
+    failed = dict.fromkeys(r.benchmark for r in verdict.failures
+                           if r.benchmark is not None and r.instructions_ratio is not None
+                           and "instructions" in r.rule)
+    return tuple(f"{name}: {bench.describe_shifts(shifts.get(name, []))}" for name in failed)
 
 
 def record_path(cfg: Config, patch: Patch) -> Path:
@@ -189,6 +199,7 @@ def run(
             "pystats": deltas,
             "benchmarks": [_row(r) for r in rows],
             "rechecked": rechecked,
+            "function_shifts": result.function_shifts,
             "geometric_mean": result.comparison.geometric_mean,
             "instructions_geometric_mean": result.comparison.instructions_geometric_mean,
             "results": str(result.directory),
@@ -199,8 +210,10 @@ def run(
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1) + "\n")
         os.replace(tmp, path)
-        (result.directory / "verdict.txt").write_text(verdict.render())
-        outcomes.append(Outcome(patch.name, verdict, path, result.directory))
+        where = explain_instruction_failures(verdict, result.function_shifts)
+        (result.directory / "verdict.txt").write_text(
+            verdict.render() + "".join(f"  where: {line}\n" for line in where))
+        outcomes.append(Outcome(patch.name, verdict, path, result.directory, where))
     return outcomes
 
 
