@@ -152,3 +152,16 @@ def test_report_says_where_the_instructions_went(tmp_path: Path) -> None:
     section = "\n".join(bench.function_shift_section(result))
     assert "| moved | +0.70% | _PyEval_EvalFrameDefault +60, _PyType_Lookup +10 |" in section
     assert "flat" not in section  # +0.01% is under the reporting threshold
+
+
+def test_a_side_rebuilt_during_the_run_is_refused(tmp_path: Path) -> None:
+    python = tmp_path / "obj" / "python"
+    python.parent.mkdir()
+    python.write_bytes(b"first build")
+    side = bench.Side("patched", python, "t" * 40, tmp_path / "src", (), bench._identity(python))
+    side.check_unchanged(tmp_path)  # untouched: fine
+    replacement = tmp_path / "obj" / "python.new"
+    replacement.write_bytes(b"second build, as make would link it")
+    replacement.replace(python)
+    with pytest.raises(QuickenError, match="was rebuilt while it was being measured"):
+        side.check_unchanged(tmp_path)

@@ -47,6 +47,22 @@ class Side:
     tree: str
     src: Path
     configure: tuple[str, ...] = ()  # the build configuration's configure arguments
+    binary: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) of python when the run began
+
+    def check_unchanged(self, out: Path) -> None:
+        """Refuse results that mix two binaries: the slot was rebuilt while it was measured."""
+        if _identity(self.python) != self.binary:
+            raise QuickenError(f"{self.python} ({self.label}) was rebuilt while it was being measured; "
+                               f"the results in {out} mix two builds",
+                               "measure again, and do not build that slot while a bench uses it")
+
+
+def _identity(python: Path) -> tuple[int, int, int]:
+    try:
+        st = python.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @dataclass
@@ -68,7 +84,8 @@ def _side(
 ) -> Side:
     res = build.build_one(cfg, target, config_name, report)
     src = res.python.parent.parent / "src"
-    return Side(label or target, res.python, res.tree, src, cfg.build_config(res.config).configure)
+    return Side(label or target, res.python, res.tree, src, cfg.build_config(res.config).configure,
+                _identity(res.python))
 
 
 def _run(command: suite.Command, what: str, log: Path) -> None:
@@ -274,6 +291,8 @@ def run(
             if row.unstable:
                 result.warnings.append(f"{row.name}: unstable ({'; '.join(row.unstable_reasons)}), "
                                        "not a finding")
+    for side in (base, head):
+        side.check_unchanged(out)
     if with_pystats:
         result.pystats = pystats(cfg, chosen.benchmarks, base_target, head_target, pyperf_dir, out, report)
     result.seconds = time.monotonic() - start
