@@ -165,3 +165,15 @@ def test_a_side_rebuilt_during_the_run_is_refused(tmp_path: Path) -> None:
     replacement.replace(python)
     with pytest.raises(QuickenError, match="was rebuilt while it was being measured"):
         side.check_unchanged(tmp_path)
+
+
+def test_pystats_without_statistics_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    script = tmp_path / "bm_quiet.py"
+    script.write_text("pass\n")  # runs fine, writes no statistics (not a pystats build)
+    monkeypatch.setattr(bench, "PYSTATS_DIR", tmp_path / "py_stats")
+    monkeypatch.setattr(bench, "_side", lambda cfg, target, config_name, report, label=None: bench.Side(
+        target, Path(sys.executable), "t" * 40, tmp_path / "src"))
+    with pytest.raises(QuickenError, match="left no statistics"):
+        bench.pystats(None, (suite.Benchmark("quiet", "micro", script),), "baseline", "patched",  # type: ignore[arg-type]
+                      tmp_path, tmp_path / "out", lambda _: None)

@@ -224,6 +224,10 @@ def pystats(
                 argv = (cmd.argv[0], "-X", "pystats", *cmd.argv[1:])
                 _run(suite.Command(argv, cmd.env, cmd.cwd), f"pystats {bench.name} on {side.label}",
                      stats / "pystats.log")
+            if not any(raw.glob("*.txt")):
+                raise QuickenError(f"pystats: {side.label} ({side.python}) left no statistics in {raw}",
+                                   "is it a --enable-pystats build, and did something else empty that "
+                                   "directory meanwhile?")
             summarize = side.src / "Tools" / "scripts" / "summarize_stats.py"
             target = stats / f"{side_name}.json"
             md = subprocess.run([str(side.python), str(summarize), str(raw), "--json-output", str(target)],
