@@ -10,6 +10,7 @@ import synthetic as S
 from quicken import compare, gate, pystats, validate
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
+from quicken.worktree import WorkTree
 
 
 def write_record(project: S.Project, name: str, passed: bool) -> Path:
@@ -218,3 +219,37 @@ def test_instruction_failures_are_explained_by_function() -> None:
     ))
     where = V.explain_instruction_failures(verdict, {"init_defaults": [("_PyEval_EvalFrameDefault", 180)]})
     assert where == ("init_defaults: _PyEval_EvalFrameDefault +180",)
+
+
+def test_stale_when_the_code_below_changes_but_not_its_description(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    first, second = two_patches[0].name, two_patches[1].name
+    write_record(project, second, passed=True)
+    mail = project.patches / first
+    # Rewording the earlier patch's description leaves the code below `second` as it was ...
+    mail.write_bytes(mail.read_bytes().replace(b"Adds a call counter", b"Adds a counter of calls"))
+    assert state(project, first) == ("never", "no validation record")
+    assert state(project, second)[0] == "validated"
+    # ... changing its code, or an overlay file it owns, does not.
+    (project.overlay / "Include/quicken_counter.h").write_text("#define QUICKEN_COUNTER 2\n")
+    assert state(project, second) == ("stale", "the patches below it changed")
+    (project.overlay / "Include/quicken_counter.h").write_text("#define QUICKEN_COUNTER 1\n")
+    assert state(project, second)[0] == "validated"
+    code = mail.read_bytes().replace(b'+#include "quicken_counter.h"', b'+#include "quicken_count.h"')
+    mail.write_bytes(code)
+    assert state(project, second) == ("stale", "the patches below it changed")
+
+
+def test_records_without_below_compare_the_base_commit(applied: S.Project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    cfg = applied.cfg()
+    series = load_series(cfg)
+    first, second = two_patches[0].name, two_patches[1].name
+    path = write_record(applied, second, passed=True)
+    record = json.loads(path.read_text())
+    del record["binding"]["below"]
+    record["base"] = {"commit": WorkTree(cfg).state().commit_of(first)}
+    path.write_text(json.dumps(record))
+    assert validate.freshness(cfg, series, series.patch(second))[0] == "validated"
+    record["base"] = {"commit": "1" * 40}  # validated on top of another version of the first patch
+    path.write_text(json.dumps(record))
+    assert validate.freshness(cfg, series, series.patch(second)) == ("stale", "the patches below it changed")

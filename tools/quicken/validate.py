@@ -66,6 +66,20 @@ def machine() -> dict[str, object]:
     return {"arch": platform.machine(), "cpu": measure.cpu_model(), "cores": os.cpu_count()}
 
 
+def below(cfg: Config, series: Series, patch: Patch) -> str:
+    """Digest of the code a patch is applied on: the diffs and overlay files of the patches before it.
+
+    Their messages and trailers are left out, so editing an earlier patch's
+    description does not make later verdicts stale; any change to its code does.
+    """
+    h = hashlib.sha256()
+    for earlier in series.patches[: [p.name for p in series.patches].index(patch.name)]:
+        h.update(earlier.diff.encode("utf-8", "surrogateescape"))
+        for rel in series.overlay_of(earlier):
+            h.update(rel.encode() + b"\0" + (cfg.overlay / rel).read_bytes())
+    return h.hexdigest()
+
+
 def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict[str, object]:
     """What a verdict is bound to: any change here makes the record stale."""
     bc = cfg.build_config(config_name)
@@ -76,6 +90,7 @@ def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict
         "patch": patch.name,
         "patch_sha256": patch.digest,
         "overlay": overlay,
+        "below": below(cfg, series, patch),
         "pin": {"version": cfg.pin.version, "sha256": cfg.pin.sha256},
         "config": {"name": bc.name, "configure": list(bc.configure)},
         "machine": machine(),
@@ -102,7 +117,32 @@ def freshness(cfg: Config, series: Series, patch: Patch) -> tuple[str, str]:
                        ("machine", "validated on another machine")):
         if bound.get(key) != current[key]:
             return "stale", label
+    if "below" in bound:
+        if bound["below"] != current["below"]:
+            return "stale", "the patches below it changed"
+    elif _recorded_base_moved(cfg, series, patch, record):
+        return "stale", "the patches below it changed"
     return ("validated" if passed else "failed"), record.get("date", "")
+
+
+def _recorded_base_moved(cfg: Config, series: Series, patch: Patch, record: dict[str, object]) -> bool:
+    """For records made before ``below`` was bound: compare the recorded base commit with the
+    work tree's, when the work tree is applied from this series (commit ids are deterministic)."""
+    wt = WorkTree(cfg)
+    if not wt.exists:
+        return False
+    try:
+        state = wt.state()
+    except (OSError, ValueError, TypeError):
+        return False
+    if state.digest != series.digest:
+        return False
+    names = [p.name for p in series.patches]
+    index = names.index(patch.name)
+    expected = state.pristine if index == 0 else state.commit_of(names[index - 1])
+    base = record.get("base")
+    recorded = base.get("commit") if isinstance(base, dict) else None
+    return expected is not None and recorded is not None and recorded != expected
 
 
 def thresholds(cfg: Config, patch: Patch) -> gate.Thresholds:
