@@ -205,3 +205,13 @@ def test_status(capsys: pytest.CaptureFixture[str], applied: S.Project) -> None:
     (applied.worktree / "README").write_text("x\n")
     code, out, _ = run(capsys, "-C", str(applied.root), "status")
     assert code == 0 and "1 uncommitted change(s)" in out
+
+
+def test_status_lists_build_slots_not_the_files_beside_them(capsys: pytest.CaptureFixture[str],
+                                                            applied: S.Project) -> None:
+    (applied.builds / "release" / "failed-slot").mkdir(parents=True)
+    (applied.builds / "release" / "instruction-counts.json").write_text("{}\n")
+    code, out, _ = run(capsys, "-C", str(applied.root), "status")
+    assert code == 0
+    assert re.search(r"release\s+failed-slot\s+-\s+failed or incomplete", out)
+    assert "instruction-counts.json" not in out

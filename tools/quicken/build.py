@@ -143,12 +143,16 @@ def read_stamp(slot: Path, name: str = STAMP) -> Stamp | None:
         return None
 
 
+def slots(cfg: Config, config_name: str) -> list[Path]:
+    """The build slots (directories) of one configuration; files beside them, such as the
+    instruction-count cache, are not slots."""
+    base = cfg.builds / config_name
+    return sorted(path for path in base.iterdir() if path.is_dir()) if base.is_dir() else []
+
+
 def find_built(cfg: Config, config_name: str, tree: str, configure: list[str]) -> Path | None:
     """Any slot of this configuration whose last build is exactly ``tree``."""
-    base = cfg.builds / config_name
-    if not base.is_dir():
-        return None
-    for slot in sorted(base.iterdir()):
+    for slot in slots(cfg, config_name):
         stamp = read_stamp(slot)
         if (
             stamp
@@ -384,8 +388,7 @@ def _sibling_config_cache(cfg: Config, config_name: str, slot: Path) -> Path | N
         packages_changed = PACKAGE_DATABASE.stat().st_mtime
     except OSError:
         packages_changed = 0.0
-    base = cfg.builds / config_name
-    for other in sorted(base.iterdir()) if base.is_dir() else []:
+    for other in slots(cfg, config_name):
         cache = other / "obj" / "config.cache"
         if (
             other != slot

@@ -84,10 +84,7 @@ def collect(cfg: Config) -> Status:
             st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name), shown))
     if state is not None:
         for name in sorted(cfg.build_configs):
-            base = cfg.builds / name
-            if not base.is_dir():
-                continue
-            for slot in sorted(base.iterdir()):
+            for slot in build.slots(cfg, name):
                 stamp = build.read_stamp(slot)
                 if stamp is None:
                     st.builds.append(
