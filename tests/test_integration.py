@@ -168,3 +168,27 @@ def test_validate_writes_a_bound_record(project: config.Config) -> None:
         f.write("\n")
     changed = load_series(project)
     assert validate.freshness(project, changed, changed.patch(patch.name)) == ("stale", "patch changed")
+
+
+def test_calibrate_moves_only_the_layout(project: config.Config) -> None:
+    """The probe commit builds, behaves like its target, and moves the interpreter loop."""
+    from quicken import calibrate
+
+    cal = calibrate.run(project, "baseline", shift=48, suite_spec="int_bitwise",
+                        overrides={"processes": 1, "values": 2, "warmups": 0})
+    commit, probe = calibrate.probe_commit(project, "baseline", 48)
+    assert calibrate.probe_commit(project, "baseline", 48) == (commit, probe)  # deterministic
+    assert git(project, "diff", "--name-only", commit, probe) == "Python/ceval.c"
+    assert git(project, "rev-parse", f"refs/quicken/calibrate/{commit[:12]}-48") == probe
+    assert git(project, "rev-parse", "HEAD") == git(project, "rev-parse", "quicken")  # branch untouched
+    pythons = [build.build_one(project, rev, None, lambda _: None).python for rev in (commit, probe)]
+    symbols = [subprocess.run(["nm", str(p)], capture_output=True, text=True, check=True).stdout
+               for p in pythons]
+    assert "_PyQuicken_LayoutProbe" not in symbols[0] and "_PyQuicken_LayoutProbe" in symbols[1]
+    loop = [next(line.split()[0] for line in s.splitlines() if line.endswith(" _PyEval_EvalFrameDefault"))
+            for s in symbols]
+    assert loop[0] != loop[1]
+    (b, h), = cal.result.instructions.values()
+    assert abs(h / b - 1) < 0.01  # same code, same work
+    text = calibrate.render(cal)
+    assert "layout noise of baseline (+48 bytes" in text and "int_bitwise" in text

@@ -171,6 +171,19 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     return 1 if failed else 0
 
 
+def cmd_calibrate(args: argparse.Namespace, progress: Progress) -> int:
+    from . import calibrate
+
+    cfg = _load(args)
+    overrides = {"processes": args.processes, "values": args.values, "warmups": args.warmups}
+    cal = calibrate.run(cfg, target=args.target, shift=args.shift, suite_spec=args.suite,
+                        config_name=args.config,
+                        overrides={k: v for k, v in overrides.items() if v is not None}, report=progress)
+    progress.done()
+    print(calibrate.render(cal))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
     from . import status
 
@@ -412,6 +425,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--pystats", action="store_true",
                    help="also require the Quicken-Family families' specialized share to rise")
     s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("calibrate", help="benchmark a build against itself with only its code layout moved")
+    s.add_argument("target", nargs="?", default="baseline",
+                   help="baseline (default), patched, a patch or a commit")
+    s.add_argument("--shift", type=int, default=48,
+                   help="bytes the interpreter loop is moved by (default 48)")
+    s.add_argument("--suite", default="quick", help="quick, full, or a comma list of benchmark names")
+    s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
+    s.add_argument("--processes", type=int, help="pyperf worker processes per side (alternated)")
+    s.add_argument("--values", type=int, help="pyperf values per process")
+    s.add_argument("--warmups", type=int, help="pyperf warmups per process")
+    s.set_defaults(func=cmd_calibrate)
 
     add_export_parser(sub)
     add_review_parser(sub)

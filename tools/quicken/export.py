@@ -422,15 +422,7 @@ def _workdir() -> Iterator[Path]:
 def _with_news(g: Git, commit: str, news: News | None, workdir: Path) -> str:
     if news is None:
         return g.tree_of(commit)
-    tmp = g.with_tree(workdir, workdir / "export.index")
-    tmp("read-tree", commit)
-    blob_file = workdir / "news.rst"
-    blob_file.write_text(news.text, encoding="utf-8")
-    blob = tmp("hash-object", "-w", "--no-filters", str(blob_file))
-    tmp("update-index", "--add", "--cacheinfo", f"100644,{blob},{news.path}")
-    tree = tmp("write-tree")
-    (workdir / "export.index").unlink(missing_ok=True)
-    return tree
+    return g.tree_with(commit, news.path, news.text.encode("utf-8"), workdir)
 
 
 def _crlf_attributes(g: Git, base: str, commit: str, workdir: Path) -> Path:

@@ -182,6 +182,25 @@ class Git:
         finally:
             index.unlink(missing_ok=True)
 
+    def tree_with(self, base: str, path: str, data: bytes, scratch: Path) -> str:
+        """The tree of ``base`` with the file ``path`` (mode 100644) holding ``data``.
+
+        Written through a temporary index in the directory ``scratch``; the
+        repository's own index and work tree are not touched.
+        """
+        scratch.mkdir(parents=True, exist_ok=True)
+        index, blob_file = scratch / "tree-with.index", scratch / "tree-with.blob"
+        tmp = self.with_tree(scratch, index)
+        try:
+            tmp("read-tree", base)
+            blob_file.write_bytes(data)
+            blob = tmp("hash-object", "-w", "--no-filters", str(blob_file))
+            tmp("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+            return tmp("write-tree")
+        finally:
+            index.unlink(missing_ok=True)
+            blob_file.unlink(missing_ok=True)
+
     def changed_paths(self, old: str, new: str) -> list[str]:
         out = self("diff", "--name-only", "--no-renames", "-z", old, new, strip=False)
         return [p for p in out.split("\0") if p]
