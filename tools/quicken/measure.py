@@ -399,13 +399,13 @@ def count_cache(builds: Path, config_name: str) -> CountCache:
     return CountCache(builds / config_name / "instruction-counts.json")
 
 
-def cached_count(cache: CountCache | None, key: str, measure: Callable[[], InstructionCount]
+def cached_count(cache: CountCache | None, key: str, count_now: Callable[[], InstructionCount]
                  ) -> tuple[InstructionCount, bool]:
-    """(count, taken from the cache?): ``measure()`` only when ``cache`` lacks ``key``."""
+    """(count, taken from the cache?): ``count_now()`` only when ``cache`` lacks ``key``."""
     found = cache.get(key) if cache is not None else None
     if found is not None:
         return found, True
-    count = measure()
+    count = count_now()
     if cache is not None:
         cache.put(key, count)
     return count, False
