@@ -69,10 +69,9 @@ def probe_commit(cfg: Config, target: str, shift: int) -> tuple[str, str]:
     """(the target's commit, the probe commit on top of it)."""
     _, commit, _ = build.resolve(cfg, target)
     g = WorkTree(cfg).repo()
-    status, source, _ = g.run("cat-file", "blob", f"{commit}:{CEVAL}", strip=False)
-    if status != 0:
+    if g.rev(f"{commit}:{CEVAL}") is None:
         raise QuickenError(f"{target}: {CEVAL} not found in commit {commit[:12]}")
-    shifted = insert_probe(source, shift)
+    shifted = insert_probe(g.blob(f"{commit}:{CEVAL}").decode("utf-8"), shift)
     with tempfile.TemporaryDirectory(prefix="quicken-calibrate-") as scratch:
         tree = g.tree_with(commit, CEVAL, shifted.encode("utf-8"), Path(scratch))
     message = f"quicken calibrate: layout probe of {shift} bytes before the interpreter loop\n"
