@@ -41,6 +41,7 @@ def write_record(project: S.Project, name: str, passed: bool = True, pystats: bo
              "unstable": [], "base_instructions": None, "head_instructions": None,
              "instructions_ratio": None},
         ],
+        "rechecked": [{"name": "bm_y", "shifts": [0, 16, 32, 48], "ratios": [1.04, 0.98, 1.0, 0.99]}],
         "geometric_mean": 0.866, "instructions_geometric_mean": 0.8,
     }
     path.write_text(json.dumps(record))
@@ -107,6 +108,8 @@ def test_stacked_mails_git_am_onto_the_pin(exportable: S.Project, issue_patches:
     assert "Reviewed-by: R <r@x.invalid>" in first
     assert "| bm_x | 2.00 ms | 1.50 ms | 0.750 (1.33x faster) | yes | 0.800 (-20.0%) |" in first
     assert "- pystats delta: LOAD_CONST specialized share +12.50 percentage points" in second
+    assert ("- Re-measured at other code layouts: bm_y: 1.00x slower across layouts "
+            "(+0B 1.040, +16B 0.980, +32B 1.000, +48B 0.990; not significant)") in second
     pr = (out / "0001-count-calls-in-ceval.md").read_text()
     assert pr.startswith(f"# gh-{ISSUE}: Count calls in ceval\n")
 

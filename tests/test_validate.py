@@ -201,11 +201,25 @@ def test_only_unconfirmed_wall_slowdowns_of_non_targets_are_rechecked() -> None:
         _row("float", 1.02, True, (1000, 1100)),          # instructions confirm: a real regression
         _row("richards", 1.02, False, (1000, 1000)),      # not significant
         _row("go", 1.005, True, (1000, 1000)),            # within tolerance
-        _row("chaos", 1.10, True, (1000, 1000), ("unstable",)),  # unstable: a warning already
+        _row("chaos", 1.10, True, (1000, 1000), ("unstable",)),  # unstable: the gate could only warn
         _row("raytrace", 1.02, True, None),               # no instruction count to compare
         _row("int_bitwise", 1.02, True, (1000, 1000)),    # a target is judged by its own rule
     )
-    assert validate.unconfirmed_slowdowns(rows, ["bm_int_bitwise"], gate.Thresholds()) == ["nbody"]
+    assert validate.unconfirmed_slowdowns(rows, ["bm_int_bitwise"], gate.Thresholds()) == ["nbody", "chaos"]
+
+
+def test_targets_whose_wall_clock_disagrees_with_their_instructions_are_rechecked() -> None:
+    th = gate.Thresholds(min_target_speedup=0.15, min_target_instruction_reduction=0.15)
+    rows = (
+        _row("a", 0.80, True, (1000, 800), ("base: std dev is 12% of the mean",)),  # unstable
+        _row("b", 0.85, False, (1000, 800)),   # not significant
+        _row("c", 0.90, True, (1000, 800)),    # significant, short of 1.15x
+        _row("d", 0.80, True, (1000, 800)),    # passes as measured
+        _row("e", 0.80, False, (1000, 900)),   # instructions do not confirm: fails, no recheck
+        _row("f", 0.80, False, None),          # no counts
+        _row("nbody", 1.20, False, (1000, 800)),  # not a target
+    )
+    assert validate.unconfirmed_targets(rows, list("abcdef"), th) == ["a", "b", "c"]
 
 
 def test_instruction_failures_are_explained_by_function() -> None:
@@ -253,3 +267,66 @@ def test_records_without_below_compare_the_base_commit(applied: S.Project, two_p
     record["base"] = {"commit": "1" * 40}  # validated on top of another version of the first patch
     path.write_text(json.dumps(record))
     assert validate.freshness(cfg, series, series.patch(second)) == ("stale", "the patches below it changed")
+
+
+def test_a_slowdown_that_follows_the_layout_is_not_significant() -> None:
+    # 4 % slower where the patch put the loop, faster or level at the other offsets: layout noise.
+    noise = validate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 0.97, 1.01, 0.99))
+    assert noise.ratio == pytest.approx((1.04 * 0.97 * 1.01 * 0.99) ** 0.25)
+    assert not noise.significant
+    # Slower at every offset by about the same: the patch's own effect.
+    real = validate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 1.03, 1.05, 1.04))
+    assert real.significant and real.ratio > 1.03
+    assert real.describe() == ("neg_index: 1.04x slower across layouts "
+                               "(+0B 1.040, +16B 1.030, +32B 1.050, +48B 1.040; significant)")
+    # A single layout says nothing about the spread between layouts.
+    assert not validate.LayoutRecheck("x", (0,), (1.2,)).significant
+    # Identical ratios everywhere: no spread, the sign decides.
+    assert validate.LayoutRecheck("x", (0, 16), (1.02, 1.02)).significant
+
+
+def test_the_row_judged_across_layouts_replaces_the_measured_one() -> None:
+    measured = _row("neg_index", 1.04, True, (1000, 1000), ("head: std dev is 11% of the mean",))
+    row = validate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 0.97, 1.01, 0.99)).row(measured)
+    assert not row.significant and not row.unstable
+    assert row.ratio == pytest.approx(row.head_mean / row.base_mean)
+    assert (row.base_instructions, row.head_instructions) == (1000, 1000)
+    verdict = gate.evaluate((row,), ["int_bitwise"])
+    assert [r.status for r in verdict.rules if r.benchmark == "neg_index"] == ["pass", "pass"]
+
+
+def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
+        applied: S.Project, two_patches, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from quicken import bench, calibrate
+    cfg = applied.cfg()
+    patch = load_series(cfg).patches[1]
+    probes: list[tuple[str, int]] = []
+    runs: list[tuple[str, str, str, str]] = []
+    later = {16: 0.98, 32: 1.0, 48: 0.99}  # neg_index at the moved layouts: no slowdown
+
+    def probe_commit(_cfg, target: str, shift: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+        probes.append((target, shift))
+        return target, f"{target}+{shift}"
+
+    def run(_cfg, base, head, spec, mode, *_args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append((base, head, spec, mode))
+        shift = int(base.rsplit("+", 1)[1])
+        rows = (_row("neg_index", later[shift], True, None),)
+        return bench.BenchResult(kwargs["output"], spec, mode, compare.Comparison("b", "h", rows))
+
+    monkeypatch.setattr(calibrate, "probe_commit", probe_commit)
+    monkeypatch.setattr(bench, "run", run)
+    monkeypatch.setattr(validate, "_runnable", lambda _cfg, _name: True)
+    first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", (
+        _row("neg_index", 1.04, True, (1000, 1000)),   # slower, instructions flat: re-measured
+        _row("nbody", 1.00, False, (1000, 1000)),      # not slower: left as measured
+    )))
+    rows, checks = validate.recheck_across_layouts(
+        cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, lambda _: None)
+    assert probes == [("B", 16), ("H", 16), ("B", 32), ("H", 32), ("B", 48), ("H", 48)]
+    assert [(b, h, spec, mode) for b, h, spec, mode in runs] == [
+        ("B+16", "H+16", "neg_index", "wall"), ("B+32", "H+32", "neg_index", "wall"),
+        ("B+48", "H+48", "neg_index", "wall")]
+    assert [c.as_record()["ratios"] for c in checks] == [[1.04, 0.98, 1.0, 0.99]]
+    assert rows[0].name == "neg_index" and not rows[0].significant
+    assert rows[1] == first.comparison.rows[1]  # type: ignore[union-attr]

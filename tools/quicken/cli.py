@@ -166,6 +166,8 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
         print(outcome.verdict.render().rstrip("\n"))
         for line in outcome.where:
             print(f"  where: {line}")
+        for line in outcome.layouts:
+            print(f"  layouts: {line}")
         print(f"  record: {outcome.record}\n  results: {outcome.results}")
         failed += not outcome.verdict.passed
     return 1 if failed else 0

@@ -249,6 +249,11 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
             value = stats[key]
             if isinstance(value, (int, float)):
                 lines.append(f"- pystats delta: {key} {value * 100:+.2f} percentage points")
+    for check in record.get("rechecked") or []:
+        if isinstance(check, dict):  # records before layout re-measurement list only names
+            layouts = validate.LayoutRecheck(str(check.get("name", "?")), tuple(check.get("shifts") or ()),
+                                             tuple(check.get("ratios") or ()))
+            lines.append(f"- Re-measured at other code layouts: {layouts.describe()}")
     tests = record.get("tests")
     if isinstance(tests, dict):
         lines.append(f"- Tests: {'passed' if tests.get('passed') else 'FAILED'} ({tests.get('summary', '')})")

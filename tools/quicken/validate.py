@@ -4,10 +4,11 @@ For each patch, the build of the series up to the previous patch (base) is
 compared with the build including the patch (head) on the patch's target
 benchmarks plus a suite (default ``quick``), in wall and instructions mode;
 the patch's declared CPython tests run on the head build.  :mod:`quicken.gate`
-judges the numbers.  The verdict is written to
-``patches/<patch>.validation.json``, bound to what it judged: the patch file's
-sha256, the overlay files it owns, the pin, the build configuration and the
-machine.  Any change to those makes the record stale.
+judges the numbers, after a non-target's unconfirmed wall slowdown has been
+measured again at other code layouts (:class:`LayoutRecheck`).  The verdict
+is written to ``patches/<patch>.validation.json``, bound to what it judged: the
+patch file's sha256, the overlay files it owns, the code below it, the pin, the
+build configuration and the machine.  Any change to those makes the record stale.
 
 Thresholds: ``[validate]`` in quicken.toml (``threshold``, ``max-wall-slowdown``,
 ``max-instruction-slowdown``, ``suite``), overridden per patch by the
@@ -20,16 +21,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, bench, compare, gate, measure, pystats, suite
+from pyperf._utils import tdist95conf_level
+
+from . import __version__, bench, calibrate, compare, gate, measure, pystats, suite
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -47,6 +52,7 @@ class Outcome:
     record: Path
     results: Path
     where: tuple[str, ...] = ()  # for each instruction-count failure, the functions that moved
+    layouts: tuple[str, ...] = ()  # for each re-measured slowdown, its ratio at every layout
 
 
 def explain_instruction_failures(verdict: gate.Verdict, shifts: dict[str, list[tuple[str, int]]]
@@ -221,7 +227,7 @@ def run(
         if with_pystats:
             deltas = pystats.deltas(pystats.load(result.directory / "pystats" / "base.json"),
                                     pystats.load(result.directory / "pystats" / "head.json"), families)
-        rows, rechecked = recheck_unconfirmed_slowdowns(
+        rows, rechecked = recheck_across_layouts(
             cfg, result, (base, head), (base_label, Path(patch.name).stem), bc.name, patch, overrides, report
         )
         verdict = gate.evaluate(rows, patch.targets, thresholds(cfg, patch),
@@ -238,7 +244,7 @@ def run(
             "skipped_tests": skip_tests,
             "pystats": deltas,
             "benchmarks": [_row(r) for r in rows],
-            "rechecked": rechecked,
+            "rechecked": [check.as_record() for check in rechecked],
             "function_shifts": result.function_shifts,
             "geometric_mean": result.comparison.geometric_mean,
             "instructions_geometric_mean": result.comparison.instructions_geometric_mean,
@@ -251,13 +257,18 @@ def run(
         tmp.write_text(json.dumps(record, indent=1) + "\n")
         os.replace(tmp, path)
         where = explain_instruction_failures(verdict, result.function_shifts)
+        layouts = tuple(check.describe() for check in rechecked)
         (result.directory / "verdict.txt").write_text(
-            verdict.render() + "".join(f"  where: {line}\n" for line in where))
-        outcomes.append(Outcome(patch.name, verdict, path, result.directory, where))
+            verdict.render() + "".join(f"  where: {line}\n" for line in where)
+            + "".join(f"  layouts: {line}\n" for line in layouts))
+        outcomes.append(Outcome(patch.name, verdict, path, result.directory, where, layouts))
     return outcomes
 
 
-RECHECK_PROCESS_FACTOR = 3
+#: The code layouts a suspect slowdown is measured at again, besides the build as it is:
+#: the interpreter loop moved by this many bytes (calibrate's probe), on both sides alike.
+#: With the unmoved build they put the loop at each 16-byte offset within a 64-byte line.
+RECHECK_SHIFTS = (16, 32, 48)
 
 
 def unconfirmed_slowdowns(
@@ -265,8 +276,9 @@ def unconfirmed_slowdowns(
 ) -> list[str]:
     """Non-targets significantly slower on the wall clock whose instruction counts did not move.
 
-    On a shared machine such a row is as likely drift as a regression: it is
-    measured again, with more processes, before the gate judges it.
+    Such a row is as likely to come from where the patch made the code land as
+    from the patch: it is measured again at other code layouts before the gate
+    judges it.  Unstable rows too: at one layout the gate could only warn about them.
     """
     wanted = {suite.canonical_name(t) for t in targets}
     return [
@@ -274,14 +286,85 @@ def unconfirmed_slowdowns(
         for row in rows
         if row.name not in wanted
         and row.significant
-        and not row.unstable
         and row.ratio > 1.0 + th.max_wall_slowdown
         and row.instructions_ratio is not None
         and row.instructions_ratio <= 1.0 + th.max_instruction_slowdown
     ]
 
 
-def recheck_unconfirmed_slowdowns(
+def unconfirmed_targets(
+    rows: tuple[compare.ComparisonRow, ...], targets: list[str], th: gate.Thresholds
+) -> list[str]:
+    """Targets whose instruction counts confirm the gain while the wall clock, at one layout,
+    did not (unstable, not significant, or short of the threshold).
+
+    On a machine whose timings scatter by 10-20 % between processes, one
+    layout's few processes cannot decide them: they are measured again at
+    other code layouts, and judged across all of them.
+    """
+    wanted = {suite.canonical_name(t) for t in targets}
+    return [
+        row.name
+        for row in rows
+        if row.name in wanted
+        and row.instructions_ratio is not None
+        and row.instructions_ratio <= 1.0 - th.min_target_instruction_reduction
+        and (row.unstable or not row.significant or row.speedup < 1.0 + th.min_target_speedup)
+    ]
+
+
+@dataclass(frozen=True)
+class LayoutRecheck:
+    """One benchmark's head/base time ratio at several code layouts, judged across them.
+
+    A patch moves the machine code of everything after it; at one layout a
+    benchmark it does not touch can be several percent slower or faster for
+    that reason alone (``quicken calibrate`` measures how much).  The layout is
+    a random effect: the patch's own effect is the geometric mean of the ratios
+    over the layouts, and it is significant only if that mean stands out from
+    their spread (a one-sample t-test on the log ratios, 95 %).
+    """
+
+    name: str
+    shifts: tuple[int, ...]
+    ratios: tuple[float, ...]
+
+    @property
+    def ratio(self) -> float:
+        value = compare.geometric_mean(self.ratios)
+        assert value is not None
+        return value
+
+    @property
+    def t_score(self) -> float:
+        logs = [math.log(r) for r in self.ratios]
+        mean = math.fsum(logs) / len(logs)
+        spread = statistics.stdev(logs) if len(logs) > 1 else 0.0
+        if spread == 0.0:
+            return 0.0 if mean == 0.0 else math.copysign(math.inf, mean)
+        return mean / (spread / math.sqrt(len(logs)))
+
+    @property
+    def significant(self) -> bool:
+        return len(self.ratios) > 1 and abs(self.t_score) >= tdist95conf_level(len(self.ratios) - 1)
+
+    def row(self, measured: compare.ComparisonRow) -> compare.ComparisonRow:
+        """``measured`` (the row at the unmoved layout) judged across the layouts instead."""
+        return dataclasses.replace(measured, ratio=self.ratio, head_mean=measured.base_mean * self.ratio,
+                                   significant=self.significant, t_score=self.t_score,
+                                   unstable_reasons=())
+
+    def describe(self) -> str:
+        each = ", ".join(f"+{s}B {r:.3f}" for s, r in zip(self.shifts, self.ratios, strict=True))
+        verdict = "significant" if self.significant else "not significant"
+        return f"{self.name}: {compare.format_ratio(self.ratio)} across layouts ({each}; {verdict})"
+
+    def as_record(self) -> dict[str, object]:
+        return {"name": self.name, "shifts": list(self.shifts), "ratios": list(self.ratios),
+                "ratio": self.ratio, "t_score": self.t_score, "significant": self.significant}
+
+
+def recheck_across_layouts(
     cfg: Config,
     result: bench.BenchResult,
     commits: tuple[str, str],
@@ -290,26 +373,38 @@ def recheck_unconfirmed_slowdowns(
     patch: Patch,
     overrides: dict[str, object] | None,
     report: Report,
-) -> tuple[tuple[compare.ComparisonRow, ...], list[str]]:
+    shifts: tuple[int, ...] = RECHECK_SHIFTS,
+) -> tuple[tuple[compare.ComparisonRow, ...], list[LayoutRecheck]]:
+    """Measure each unconfirmed target and slowdown again with both sides' interpreter loop
+    moved by each of ``shifts`` bytes, and replace its row by the verdict across all the layouts."""
     assert result.comparison is not None
     rows = result.comparison.rows
-    names = unconfirmed_slowdowns(rows, patch.targets, thresholds(cfg, patch))
-    runnable = [n for n in names if _runnable(cfg, n)]
-    if not runnable:
+    th = thresholds(cfg, patch)
+    suspects = unconfirmed_targets(rows, patch.targets, th) + unconfirmed_slowdowns(rows, patch.targets, th)
+    names = [n for n in suspects if _runnable(cfg, n)]
+    if not names:
         return rows, []
-    base_processes = int((overrides or {}).get("processes") or 4)
-    report(f"validate {patch.name}: re-measure {', '.join(runnable)} (wall slower, instructions unchanged)")
-    again = bench.run(cfg, commits[0], commits[1], ",".join(runnable), "wall", config_name,
-                      overrides={**(overrides or {}), "processes": base_processes * RECHECK_PROCESS_FACTOR},
-                      output=result.directory / "recheck", labels=labels, report=report)
-    assert again.comparison is not None
-    fresh = {row.name: row for row in again.comparison.rows}
-    merged = tuple(
-        dataclasses.replace(fresh[row.name], base_instructions=row.base_instructions,
-                            head_instructions=row.head_instructions) if row.name in fresh else row
-        for row in rows
-    )
-    return merged, runnable
+    report(f"validate {patch.name}: re-measure {', '.join(names)} at {len(shifts)} more code layouts "
+           "(the wall clock at one layout disagrees with the instruction counts)")
+    ratios: dict[str, list[float]] = {name: [] for name in names}
+    for shift in shifts:
+        (_, base), (_, head) = (calibrate.probe_commit(cfg, c, shift) for c in commits)
+        again = bench.run(cfg, base, head, ",".join(names), "wall", config_name, overrides=overrides,
+                          output=result.directory / "recheck" / f"shift-{shift}", report=report,
+                          labels=(f"{labels[0]}+{shift}B", f"{labels[1]}+{shift}B"))
+        assert again.comparison is not None
+        for name in names:
+            row = again.comparison.row(name)
+            if row is None:
+                raise QuickenError(f"the re-measurement at +{shift} bytes has no result for {name}",
+                                   f"see {again.directory}")
+            ratios[name].append(row.ratio)
+    by_name = {row.name: row for row in rows}
+    rechecks = [LayoutRecheck(name, (0, *shifts), (by_name[name].ratio, *ratios[name])) for name in names]
+    for check in rechecks:
+        report(f"validate {patch.name}: {check.describe()}")
+    fresh = {check.name: check.row(by_name[check.name]) for check in rechecks}
+    return tuple(fresh.get(row.name, row) for row in rows), rechecks
 
 
 def _runnable(cfg: Config, name: str) -> bool:
