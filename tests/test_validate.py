@@ -324,7 +324,7 @@ def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
     rows, checks = validate.recheck_across_layouts(
         cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, lambda _: None)
     assert probes == [("B", 16), ("H", 16), ("B", 32), ("H", 32), ("B", 48), ("H", 48)]
-    assert [(b, h, spec, mode) for b, h, spec, mode in runs] == [
+    assert runs == [
         ("B+16", "H+16", "neg_index", "wall"), ("B+32", "H+32", "neg_index", "wall"),
         ("B+48", "H+48", "neg_index", "wall")]
     assert [c.as_record()["ratios"] for c in checks] == [[1.04, 0.98, 1.0, 0.99]]
