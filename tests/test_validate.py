@@ -316,7 +316,7 @@ def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
 
     monkeypatch.setattr(calibrate, "probe_commit", probe_commit)
     monkeypatch.setattr(bench, "run", run)
-    monkeypatch.setattr(validate, "_runnable", lambda _cfg, _name: True)
+    monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
     first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", (
         _row("neg_index", 1.04, True, (1000, 1000)),   # slower, instructions flat: re-measured
         _row("nbody", 1.00, False, (1000, 1000)),      # not slower: left as measured

@@ -4,8 +4,9 @@ For each patch, the build of the series up to the previous patch (base) is
 compared with the build including the patch (head) on the patch's target
 benchmarks plus a suite (default ``quick``), in wall and instructions mode;
 the patch's declared CPython tests run on the head build.  :mod:`quicken.gate`
-judges the numbers, after a non-target's unconfirmed wall slowdown has been
-measured again at other code layouts (:class:`LayoutRecheck`).  The verdict
+judges the numbers, after every wall result that disagrees with the instruction
+counts (a non-target's slowdown, a target's missing gain) has been measured again
+at other code layouts (:class:`LayoutRecheck`).  The verdict
 is written to ``patches/<patch>.validation.json``, bound to what it judged: the
 patch file's sha256, the overlay files it owns, the code below it, the pin, the
 build configuration and the machine.  Any change to those makes the record stale.
@@ -52,7 +53,7 @@ class Outcome:
     record: Path
     results: Path
     where: tuple[str, ...] = ()  # for each instruction-count failure, the functions that moved
-    layouts: tuple[str, ...] = ()  # for each re-measured slowdown, its ratio at every layout
+    layouts: tuple[str, ...] = ()  # for each re-measured benchmark, its ratio at every layout
 
 
 def explain_instruction_failures(verdict: gate.Verdict, shifts: dict[str, list[tuple[str, int]]]
@@ -265,7 +266,7 @@ def run(
     return outcomes
 
 
-#: The code layouts a suspect slowdown is measured at again, besides the build as it is:
+#: The code layouts a disputed wall result is measured at again, besides the build as it is:
 #: the interpreter loop moved by this many bytes (calibrate's probe), on both sides alike.
 #: With the unmoved build they put the loop at each 16-byte offset within a 64-byte line.
 RECHECK_SHIFTS = (16, 32, 48)
@@ -381,7 +382,7 @@ def recheck_across_layouts(
     rows = result.comparison.rows
     th = thresholds(cfg, patch)
     suspects = unconfirmed_targets(rows, patch.targets, th) + unconfirmed_slowdowns(rows, patch.targets, th)
-    names = [n for n in suspects if _runnable(cfg, n)]
+    names = _runnable(cfg, suspects)
     if not names:
         return rows, []
     report(f"validate {patch.name}: re-measure {', '.join(names)} at {len(shifts)} more code layouts "
@@ -407,13 +408,18 @@ def recheck_across_layouts(
     return tuple(fresh.get(row.name, row) for row in rows), rechecks
 
 
-def _runnable(cfg: Config, name: str) -> bool:
+def _runnable(cfg: Config, names: list[str]) -> list[str]:
+    """The names that can be run on their own (not one benchmark of a multi-benchmark
+    pyperformance script, such as scimark_lu)."""
     suites = suite.load_suites(cfg.benchmarks / "suites.toml", micro_dir=cfg.benchmarks / "micro")
-    try:
-        suite.resolve(name, suites)
-    except QuickenError:
-        return False  # e.g. one benchmark of a multi-benchmark pyperformance script
-    return True
+    runnable = []
+    for name in names:
+        try:
+            suite.resolve(name, suites)
+        except QuickenError:
+            continue
+        runnable.append(name)
+    return runnable
 
 
 def _row(row: bench.compare.ComparisonRow) -> dict[str, object]:
