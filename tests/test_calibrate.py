@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import synthetic as S
-from quicken import calibrate
+from quicken import bench, calibrate, compare
 from quicken.errors import QuickenError
 from quicken.worktree import WorkTree
 
@@ -50,3 +53,73 @@ def test_probe_commit_on_a_tree_it_does_not_know(applied: S.Project) -> None:
     with pytest.raises(QuickenError, match=r"Python/ceval\.c: the definition"):
         calibrate.probe_commit(cfg, "baseline", 48)
     assert WorkTree(cfg).repo().refs(calibrate.PROBE_REF) == {}
+
+
+def _wall_row(name: str, ratio: float) -> compare.ComparisonRow:
+    return compare.ComparisonRow(
+        name=name, unit="second", base_mean=1.0, base_stdev=0.01, base_values=3, head_mean=ratio,
+        head_stdev=0.01, head_values=3, ratio=ratio, significant=False, t_score=None,
+        unstable_reasons=(), base_instructions=None, head_instructions=None,
+    )
+
+
+def test_bench_across_layouts_judges_every_benchmark_across_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ratio of each benchmark at +0 (the builds as they are), +16, +32 and +48 bytes
+    measured = {
+        0: {"scimark_sparse_mat_mult": 1.22, "nbody": 0.90, "go": 0.95},
+        16: {"scimark_sparse_mat_mult": 0.95, "nbody": 0.91, "go": 0.96},
+        32: {"scimark_sparse_mat_mult": 0.92, "nbody": 0.89, "go": 0.94},
+        48: {"scimark_sparse_mat_mult": 1.02, "nbody": 0.90, "go": 0.93},
+    }
+    runs: list[tuple[str, str, str, str]] = []
+
+    def probe_commit(_cfg: object, target: str, shift: int) -> tuple[str, str]:
+        return f"{target}-commit", f"{target}+{shift}"
+
+    def run(_cfg: object, base: str, head: str, spec: str, mode: str, *_args: object,
+            **kwargs: object) -> bench.BenchResult:
+        runs.append((base, head, spec, mode))
+        shift = int(base.rsplit("+", 1)[1]) if "+" in base else 0
+        out = kwargs.get("output") or tmp_path / "first"
+        assert isinstance(out, Path)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = tuple(_wall_row(n, r) for n, r in measured[shift].items())
+        return bench.BenchResult(out, spec, mode, compare.Comparison("b", "h", rows))
+
+    monkeypatch.setattr(calibrate, "probe_commit", probe_commit)
+    monkeypatch.setattr(bench, "run", run)
+    result = calibrate.across_layouts(object(), "baseline", "patched", "subset")  # type: ignore[arg-type]
+    assert runs == [("baseline", "patched", "subset", "wall"),
+                    ("baseline+16", "patched+16", "subset", "wall"),
+                    ("baseline+32", "patched+32", "subset", "wall"),
+                    ("baseline+48", "patched+48", "subset", "wall")]
+    by_name = {c.name: c for c in result.checks}
+    assert by_name["scimark_sparse_mat_mult"].ratios == (1.22, 0.95, 0.92, 1.02)
+    assert not by_name["scimark_sparse_mat_mult"].significant  # slower at one layout only
+    assert [c.name for c in result.faster()] == ["nbody", "go"]
+    assert result.slower() == []
+    assert result.geometric_mean == pytest.approx(
+        compare.geometric_mean(c.ratio for c in result.checks))
+    table = (tmp_path / "first" / "layouts.md").read_text()
+    assert "| nbody | 0.900 | 0.910 | 0.890 | 0.900 | 1.11x faster | yes |" in table
+    assert "- Significantly slower across layouts: none" in table
+    assert json.loads((tmp_path / "first" / "layouts.json").read_text())["shifts"] == [0, 16, 32, 48]
+
+
+def test_a_benchmark_missing_at_another_layout_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(_cfg: object, base: str, head: str, spec: str, mode: str, *_args: object,
+            **kwargs: object) -> bench.BenchResult:
+        out = kwargs.get("output") or tmp_path
+        assert isinstance(out, Path)
+        names = ("nbody", "go") if "+" not in base else ("nbody",)
+        rows = tuple(_wall_row(n, 1.0) for n in names)
+        return bench.BenchResult(out, spec, mode, compare.Comparison("b", "h", rows))
+
+    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, t, s: (t, f"{t}+{s}"))
+    monkeypatch.setattr(bench, "run", run)
+    with pytest.raises(QuickenError, match="no result for go"):
+        calibrate.across_layouts(object(), "baseline", "patched", "quick", shifts=(16,))  # type: ignore[arg-type]
+    with pytest.raises(QuickenError, match="needs --mode wall or both"):
+        calibrate.across_layouts(object(), "baseline", "patched", "quick", mode="pystats")  # type: ignore[arg-type]

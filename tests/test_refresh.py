@@ -83,6 +83,23 @@ def test_amended_top_commit_goes_into_the_top_patch(applied: S.Project) -> None:
     check_round_trip(applied)
 
 
+def test_reworded_message_goes_into_its_patch(applied: S.Project) -> None:
+    """``git commit --amend`` that only rewords the body and a trailer."""
+    old = applied.git("log", "-1", "--format=%B")
+    subject = old.splitlines()[0]
+    applied.git("commit", "-q", "--amend", "-m",
+                f"{subject}\n\nA better explanation.\n\nQuicken-Expected: int_bitwise: -20% instructions")
+    tree = applied.git("rev-parse", "HEAD^{tree}")
+    result = run_refresh(applied)
+    assert result.changed == [f"patches/{SECOND}"]
+    mail = series.parse_patch(applied.patches / SECOND)
+    assert mail.subject == subject
+    assert "A better explanation." in mail.message
+    assert mail.values("Quicken-Expected") == ["int_bitwise: -20% instructions"]
+    assert applied.git("rev-parse", "HEAD^{tree}") == tree
+    check_round_trip(applied)
+
+
 def test_amended_middle_commit_goes_into_its_patch(applied: S.Project) -> None:
     """rebase -i "edit" of the first patch's commit; the later commit replays unchanged."""
     first = WorkTree(applied.cfg()).state().patches[0].commit

@@ -220,6 +220,16 @@ def test_overlay_file_owned_by_two_patches(applied: S.Project) -> None:
     )
 
 
+def test_overlay_trailer_listed_twice_in_one_patch(applied: S.Project) -> None:
+    trailer = "Quicken-Overlay: Include/quicken_counter.h\n"
+    path = _edit(applied, FIRST, trailer, trailer + trailer)
+    first_line = _line(path, "Quicken-Overlay:")
+    err = refuse(applied)
+    assert err.message == (f"{path}:{first_line + 1}: Quicken-Overlay: Include/quicken_counter.h "
+                           f"is listed twice (also at line {first_line})")
+    assert err.hint == "remove one of the two trailers"
+
+
 def test_trailer_names_missing_overlay_file(applied: S.Project) -> None:
     (applied.overlay / "Include/quicken_counter.h").unlink()
     path = applied.patches / FIRST

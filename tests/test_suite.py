@@ -34,6 +34,7 @@ REQUIRED_MICRO = {
     "neg_index",
     "bytearray_item",
     "tuple_contains",
+    "array_item",
 }
 
 

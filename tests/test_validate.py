@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import compare, gate, pystats, validate
+from quicken import calibrate, compare, gate, pystats, validate
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
 from quicken.worktree import WorkTree
@@ -271,23 +271,23 @@ def test_records_without_below_compare_the_base_commit(applied: S.Project, two_p
 
 def test_a_slowdown_that_follows_the_layout_is_not_significant() -> None:
     # 4 % slower where the patch put the loop, faster or level at the other offsets: layout noise.
-    noise = validate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 0.97, 1.01, 0.99))
+    noise = calibrate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 0.97, 1.01, 0.99))
     assert noise.ratio == pytest.approx((1.04 * 0.97 * 1.01 * 0.99) ** 0.25)
     assert not noise.significant
     # Slower at every offset by about the same: the patch's own effect.
-    real = validate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 1.03, 1.05, 1.04))
+    real = calibrate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 1.03, 1.05, 1.04))
     assert real.significant and real.ratio > 1.03
     assert real.describe() == ("neg_index: 1.04x slower across layouts "
                                "(+0B 1.040, +16B 1.030, +32B 1.050, +48B 1.040; significant)")
     # A single layout says nothing about the spread between layouts.
-    assert not validate.LayoutRecheck("x", (0,), (1.2,)).significant
+    assert not calibrate.LayoutRecheck("x", (0,), (1.2,)).significant
     # Identical ratios everywhere: no spread, the sign decides.
-    assert validate.LayoutRecheck("x", (0, 16), (1.02, 1.02)).significant
+    assert calibrate.LayoutRecheck("x", (0, 16), (1.02, 1.02)).significant
 
 
 def test_the_row_judged_across_layouts_replaces_the_measured_one() -> None:
     measured = _row("neg_index", 1.04, True, (1000, 1000), ("head: std dev is 11% of the mean",))
-    row = validate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 0.97, 1.01, 0.99)).row(measured)
+    row = calibrate.LayoutRecheck("neg_index", (0, 16, 32, 48), (1.04, 0.97, 1.01, 0.99)).row(measured)
     assert not row.significant and not row.unstable
     assert row.ratio == pytest.approx(row.head_mean / row.base_mean)
     assert (row.base_instructions, row.head_instructions) == (1000, 1000)

@@ -18,17 +18,28 @@ below which a gate verdict on that benchmark says nothing about a patch.
 The probe commit is made aside (its own index, author and date fixed, so the
 same target and shift give the same commit and the build is cached) and kept
 under ``refs/quicken/calibrate/``; the work tree and branch are not touched.
+
+The same probes also take the layout out of a comparison: ``quicken bench
+--layouts`` (and the gate, for the results it disputes) measures base and head
+again with both interpreter loops moved alike, and judges each benchmark across
+all the layouts (:class:`LayoutRecheck`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import re
+import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bench, build
+from pyperf._utils import tdist95conf_level
+
+from . import bench, build, compare
 from .config import Config
 from .errors import QuickenError
 from .gitutil import PIN_IDENTITY
@@ -106,6 +117,167 @@ def run(cfg: Config, target: str = "baseline", shift: int = 48, suite_spec: str 
     result = bench.run(cfg, commit, probe, suite_spec, "both", config_name, overrides=overrides,
                        report=report, labels=(target, f"{target}+{shift}B"))
     return Calibration(target, shift, result, cfg.validate.max_wall_slowdown)
+
+
+#: The layouts a comparison is measured at again, besides the builds as they are: the
+#: interpreter loop moved by this many bytes on both sides alike.  With the unmoved build
+#: they put the loop at each 16-byte offset within a 64-byte cache line.
+LAYOUT_SHIFTS = (16, 32, 48)
+
+
+@dataclass(frozen=True)
+class LayoutRecheck:
+    """One benchmark's head/base time ratio at several code layouts, judged across them.
+
+    A patch moves the machine code of everything after it; at one layout a
+    benchmark it does not touch can be several percent slower or faster for
+    that reason alone (``quicken calibrate`` measures how much).  The layout is
+    a random effect: the patch's own effect is the geometric mean of the ratios
+    over the layouts, and it is significant only if that mean stands out from
+    their spread (a one-sample t-test on the log ratios, 95 %).
+    """
+
+    name: str
+    shifts: tuple[int, ...]
+    ratios: tuple[float, ...]
+
+    @property
+    def ratio(self) -> float:
+        value = compare.geometric_mean(self.ratios)
+        assert value is not None
+        return value
+
+    @property
+    def t_score(self) -> float:
+        logs = [math.log(r) for r in self.ratios]
+        mean = math.fsum(logs) / len(logs)
+        spread = statistics.stdev(logs) if len(logs) > 1 else 0.0
+        if spread == 0.0:
+            return 0.0 if mean == 0.0 else math.copysign(math.inf, mean)
+        return mean / (spread / math.sqrt(len(logs)))
+
+    @property
+    def significant(self) -> bool:
+        return len(self.ratios) > 1 and abs(self.t_score) >= tdist95conf_level(len(self.ratios) - 1)
+
+    def row(self, measured: compare.ComparisonRow) -> compare.ComparisonRow:
+        """``measured`` (the row at the unmoved layout) judged across the layouts instead."""
+        return dataclasses.replace(measured, ratio=self.ratio, head_mean=measured.base_mean * self.ratio,
+                                   significant=self.significant, t_score=self.t_score,
+                                   unstable_reasons=())
+
+    def describe(self) -> str:
+        each = ", ".join(f"+{s}B {r:.3f}" for s, r in zip(self.shifts, self.ratios, strict=True))
+        verdict = "significant" if self.significant else "not significant"
+        return f"{self.name}: {compare.format_ratio(self.ratio)} across layouts ({each}; {verdict})"
+
+    def as_record(self) -> dict[str, object]:
+        return {"name": self.name, "shifts": list(self.shifts), "ratios": list(self.ratios),
+                "ratio": self.ratio, "t_score": self.t_score, "significant": self.significant}
+
+
+def recheck(
+    cfg: Config,
+    first: bench.BenchResult,
+    targets: tuple[str, str],
+    labels: tuple[str, str],
+    config_name: str | None,
+    overrides: dict[str, object] | None,
+    out: Path,
+    shifts: tuple[int, ...],
+    report: Report,
+    names: list[str] | None = None,
+) -> list[LayoutRecheck]:
+    """Measure ``names`` (default: every benchmark of ``first``) again on the wall clock with
+    both sides' interpreter loop moved by each of ``shifts`` bytes; ``first`` is the unmoved layout."""
+    assert first.comparison is not None
+    spec = ",".join(names) if names is not None else first.suite
+    ratios: dict[str, list[float]] = {}
+    for shift in shifts:
+        (_, base), (_, head) = (probe_commit(cfg, target, shift) for target in targets)
+        again = bench.run(cfg, base, head, spec, "wall", config_name, overrides=overrides,
+                          output=out / f"shift-{shift}", report=report,
+                          labels=(f"{labels[0]}+{shift}B", f"{labels[1]}+{shift}B"))
+        assert again.comparison is not None
+        for row in again.comparison.rows:
+            ratios.setdefault(row.name, []).append(row.ratio)
+    checks = []
+    for row in first.comparison.rows:
+        if names is not None and row.name not in names:
+            continue
+        found = ratios.get(row.name, [])
+        if len(found) != len(shifts):
+            raise QuickenError(f"the re-measurement at other code layouts has no result for {row.name}",
+                               f"see {out}")
+        checks.append(LayoutRecheck(row.name, (0, *shifts), (row.ratio, *found)))
+    return checks
+
+
+@dataclass(frozen=True)
+class LayoutBench:
+    """A comparison measured at several code layouts (``quicken bench --layouts``)."""
+
+    first: bench.BenchResult           # the builds as they are
+    checks: tuple[LayoutRecheck, ...]  # every benchmark, judged across the layouts
+
+    @property
+    def geometric_mean(self) -> float | None:
+        return compare.geometric_mean(check.ratio for check in self.checks)
+
+    def slower(self) -> list[LayoutRecheck]:
+        return [c for c in self.checks if c.significant and c.ratio > 1.0]
+
+    def faster(self) -> list[LayoutRecheck]:
+        return [c for c in self.checks if c.significant and c.ratio < 1.0]
+
+
+def across_layouts(
+    cfg: Config,
+    base_target: str,
+    head_target: str,
+    suite_spec: str,
+    shifts: tuple[int, ...] = LAYOUT_SHIFTS,
+    mode: str = "wall",
+    config_name: str | None = None,
+    overrides: dict[str, object] | None = None,
+    output: Path | None = None,
+    report: Report = lambda _: None,
+) -> LayoutBench:
+    """``bench.run`` at the builds' own layout, then the wall clock at ``shifts`` more layouts."""
+    if mode not in ("wall", "both"):
+        raise QuickenError(f"--layouts measures the wall clock: it needs --mode wall or both, not {mode}")
+    if not shifts or any(s <= 0 for s in shifts) or len(set(shifts)) != len(shifts):
+        raise QuickenError(f"--layouts {','.join(map(str, shifts))}: give distinct positive byte counts",
+                           "for example --layouts 16,32,48")
+    first = bench.run(cfg, base_target, head_target, suite_spec, mode, config_name, overrides=overrides,
+                      output=output, report=report)
+    labels = (base_target, head_target)
+    checks = recheck(cfg, first, labels, labels, config_name, overrides, first.directory / "layouts", shifts,
+                     report)
+    result = LayoutBench(first, tuple(checks))
+    (first.directory / "layouts.md").write_text(render_layouts(result) + "\n")
+    (first.directory / "layouts.json").write_text(json.dumps({
+        "shifts": [0, *shifts], "geometric_mean": result.geometric_mean,
+        "benchmarks": [check.as_record() for check in checks],
+    }, indent=1) + "\n")
+    return result
+
+
+def render_layouts(result: LayoutBench) -> str:
+    checks = result.checks
+    shifts = checks[0].shifts if checks else ()
+    lines = ["| benchmark | " + " | ".join(f"+{s}B" for s in shifts) + " | across layouts | significant |",
+             "| --- |" + " ---: |" * len(shifts) + " ---: | ---: |"]
+    for c in checks:
+        lines.append(f"| {c.name} | " + " | ".join(f"{r:.3f}" for r in c.ratios)
+                     + f" | {compare.format_ratio(c.ratio)} | {'yes' if c.significant else 'no'} |")
+    gm = result.geometric_mean
+    lines += ["", "- Geometric mean across layouts (time): "
+              + (f"{compare.format_ratio(gm)} ({gm:.4f})" if gm is not None else "n/a")]
+    for word, found in (("slower", result.slower()), ("faster", result.faster())):
+        names = ", ".join(f"{c.name} {compare.format_ratio(c.ratio)}" for c in found) or "none"
+        lines.append(f"- Significantly {word} across layouts: {names}")
+    return "\n".join(lines)
 
 
 def render(cal: Calibration) -> str:

@@ -137,11 +137,26 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
     cfg = _load(args)
     overrides = {"processes": args.processes, "values": args.values, "loops": args.loops,
                  "warmups": args.warmups}
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    output = Path(args.output) if args.output else None
+    if args.layouts:
+        from . import calibrate
+
+        if args.pystats or args.instruction_loops:
+            raise QuickenError("--layouts measures the wall clock only",
+                               "run --pystats or --instruction-loops in a separate 'quicken bench'")
+        layouts = calibrate.across_layouts(
+            cfg, args.base, args.head, args.suite, shifts=args.layouts, mode=args.mode,
+            config_name=args.config, overrides=chosen, output=output, report=progress)
+        progress.done()
+        print(bench.render_text(layouts.first))
+        print(f"\nacross {len(args.layouts) + 1} code layouts (interpreter loop moved by "
+              f"{', '.join(f'+{s}' for s in args.layouts)} bytes on both sides):")
+        print(calibrate.render_layouts(layouts))
+        return 0
     result = bench.run(
         cfg, base_target=args.base, head_target=args.head, suite_spec=args.suite, mode=args.mode,
-        config_name=args.config, with_pystats=args.pystats,
-        output=Path(args.output) if args.output else None,
-        overrides={k: v for k, v in overrides.items() if v is not None},
+        config_name=args.config, with_pystats=args.pystats, output=output, overrides=chosen,
         instruction_loops=args.instruction_loops, report=progress,
     )
     progress.done()
@@ -192,6 +207,15 @@ def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
     cfg = _load(args)
     print(status.render(status.collect(cfg)))
     return 0
+
+
+def _shifts(value: str) -> tuple[int, ...]:
+    """``16,32,48`` -> (16, 32, 48): byte counts for ``bench --layouts``."""
+    try:
+        return tuple(int(part) for part in value.split(","))
+    except ValueError:
+        msg = f"{value!r}: give byte counts separated by commas, e.g. 16,32,48"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 # -- export, review, rebase, bisect -------------------------------------------------
@@ -414,6 +438,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--warmups", type=int, help="pyperf warmups per process")
     s.add_argument("--loops", type=int, help="fixed pyperf loop count (default: calibrated on the base)")
     s.add_argument("--instruction-loops", type=int, help="loops N for callgrind (runs N and 2N)")
+    s.add_argument("--layouts", type=_shifts, metavar="BYTES",
+                   help="also measure the wall clock with both interpreter loops moved by each of these "
+                        "byte counts (e.g. 16,32,48) and judge every benchmark across the layouts")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("validate", help="run the validation gate for patches and write their records")

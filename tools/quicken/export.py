@@ -64,7 +64,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import compare, regen, validate
+from . import calibrate, compare, regen, validate
 from .config import Config
 from .errors import ApplyError, QuickenError
 from .gitutil import Git, init_repo
@@ -251,7 +251,7 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
                 lines.append(f"- pystats delta: {key} {value * 100:+.2f} percentage points")
     for check in record.get("rechecked") or []:
         if isinstance(check, dict):  # records before layout re-measurement list only names
-            layouts = validate.LayoutRecheck(str(check.get("name", "?")), tuple(check.get("shifts") or ()),
+            layouts = calibrate.LayoutRecheck(str(check.get("name", "?")), tuple(check.get("shifts") or ()),
                                              tuple(check.get("ratios") or ()))
             lines.append(f"- Re-measured at other code layouts: {layouts.describe()}")
     tests = record.get("tests")

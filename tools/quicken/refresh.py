@@ -5,7 +5,8 @@ Which patch receives what:
 * a commit whose subject is a patch's subject is that patch's commit; if it
   is not the commit apply made (``git commit --amend``, an edit in ``rebase -i``),
   its difference from that commit goes to the patch (when the parents differ:
-  the applied commit's diff undone, then the rewritten commit's diff);
+  the applied commit's diff undone, then the rewritten commit's diff), and its
+  message, if reworded, becomes the patch's message;
 * ``fixup!``/``squash!``/``amend!`` commits go to the patch they name;
 * any other commit goes to the patch whose commit precedes it, except that
   commits after the top patch, and uncommitted changes (untracked files
@@ -64,22 +65,28 @@ def _commit_change(commit: str) -> Change:
     return (f"{commit}^", commit)
 
 
+def _message(g: Git, commit: str) -> str:
+    return g("log", "-1", "--format=%B", commit).strip() + "\n"
+
+
 def attribute(
     g: Git, series: Series, pristine: str, target: Patch | None, new: bool = False
-) -> tuple[dict[str, list[Change]], list[str]]:
+) -> tuple[dict[str, list[Change]], list[str], dict[str, str]]:
     """Map patch name -> the user's changes (oldest first) that belong to it.
 
     A change is a commit (``commit^``, ``commit``), or for a rewritten patch
     commit (the applied commit, the rewritten one).
 
     With ``new``, commits after the top patch are returned separately, each to
-    become a patch of its own.
+    become a patch of its own.  The third result maps patch name -> the new
+    message of a rewritten patch commit whose message was reworded.
     """
     chain = g("rev-list", "--first-parent", "--reverse", f"{pristine}..HEAD").split()
     by_subject = {p.subject: p for p in series.patches}
     applied = {ref[len(PATCH_REFS):]: sha for ref, sha in g.refs(PATCH_REFS).items()}
     expected = list(series.patches)
     extras: dict[str, list[Change]] = {p.name: [] for p in series.patches}
+    reworded: dict[str, str] = {}
     current: Patch | None = None
     fresh: list[str] = []
     for commit in chain:
@@ -88,6 +95,8 @@ def attribute(
             current = expected.pop(0)
             original = applied.get(current.name)
             if original and original != commit:
+                if _message(g, commit) != _message(g, original):
+                    reworded[current.name] = _message(g, commit)
                 if g.rev(f"{original}~1^{{tree}}") == g.rev(f"{commit}~1^{{tree}}"):
                     extras[current.name].append((original, commit))
                 else:  # rewritten on top of rewritten history: undo the applied diff, redo the new one
@@ -114,7 +123,7 @@ def attribute(
             f"the work tree's history has no commit for {expected[0].name} ({expected[0].subject!r})",
             "keep each patch commit's subject as it is, or re-apply with 'quicken apply --save-to BRANCH'",
         )
-    return extras, fresh
+    return extras, fresh, reworded
 
 
 def new_patch(cfg: Config, g: Git, commit: str, number: int) -> Patch:
@@ -122,13 +131,22 @@ def new_patch(cfg: Config, g: Git, commit: str, number: int) -> Patch:
     subject = _subject(g, commit)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", subject).strip("-").lower()[:52].rstrip("-") or "patch"
     name = f"{number:04d}-{slug}.patch"
-    message = g("log", "-1", "--format=%B", commit).strip() + "\n"
+    message = _message(g, commit)
     name_, email, date = g("log", "-1", "--format=%an%x00%ae%x00%aD", commit).split("\0")
-    lines = message.splitlines(keepends=True)
-    trailers = tuple(series_mod.parse_trailers(lines, 1, len(lines)))
     return Patch(
-        name, cfg.patches / name, subject, Identity(name_, email, date), message, trailers, "", (), b""
+        name, cfg.patches / name, subject, Identity(name_, email, date), message, _trailers(message), "", (),
+        b"",
     )
+
+
+def _trailers(message: str) -> tuple[series_mod.Trailer, ...]:
+    lines = message.splitlines(keepends=True)
+    return tuple(series_mod.parse_trailers(lines, 1, len(lines)))
+
+
+def _reworded(patch: Patch, message: str) -> Patch:
+    """``patch`` with the message of its rewritten commit (trailers parsed again)."""
+    return dataclasses.replace(patch, message=message, trailers=_trailers(message))
 
 
 def _exclusions(cfg: Config) -> list[str]:
@@ -221,7 +239,10 @@ def run(
             "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/",
         )
         goal = series.patch(target) if target else (series.patches[-1] if series.patches else None)
-        extras_commits, fresh = attribute(g, series, state.pristine, goal, new)
+        extras_commits, fresh, reworded = attribute(g, series, state.pristine, goal, new)
+        if reworded:
+            series = dataclasses.replace(series, patches=tuple(
+                _reworded(p, reworded[p.name]) if p.name in reworded else p for p in series.patches))
         dirty = wt.dirty()
         if not dirty and not fresh and not any(extras_commits.values()):
             return RefreshResult([], None)

@@ -305,6 +305,9 @@ def load(cfg: Config) -> Series:
             where = f"{patch.path}:{trailer.line}"
             rel = trailer.value
             check_path(rel, where)
+            if rel in owner and owner[rel] == patch.name:
+                raise SeriesError(f"{where}: Quicken-Overlay: {rel} is listed twice (also at line "
+                                  f"{owner_line[rel].rsplit(':', 1)[1]})", "remove one of the two trailers")
             if rel in owner:
                 raise SeriesError(
                     f"{cfg.overlay / rel}: owned by two patches ({owner_line[rel]} and {where})",

@@ -6,7 +6,7 @@ benchmarks plus a suite (default ``quick``), in wall and instructions mode;
 the patch's declared CPython tests run on the head build.  :mod:`quicken.gate`
 judges the numbers, after every wall result that disagrees with the instruction
 counts (a non-target's slowdown, a target's missing gain) has been measured again
-at other code layouts (:class:`LayoutRecheck`).  The verdict
+at other code layouts (:class:`calibrate.LayoutRecheck`).  The verdict
 is written to ``patches/<patch>.validation.json``, bound to what it judged: the
 patch file's sha256, the overlay files it owns, the code below it, the pin, the
 build configuration and the machine.  Any change to those makes the record stale.
@@ -19,21 +19,16 @@ each family named by ``Quicken-Family:`` must rise.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import math
 import os
 import platform
 import re
-import statistics
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from pyperf._utils import tdist95conf_level
 
 from . import __version__, bench, calibrate, compare, gate, measure, pystats, suite
 from .config import Config
@@ -266,10 +261,8 @@ def run(
     return outcomes
 
 
-#: The code layouts a disputed wall result is measured at again, besides the build as it is:
-#: the interpreter loop moved by this many bytes (calibrate's probe), on both sides alike.
-#: With the unmoved build they put the loop at each 16-byte offset within a 64-byte line.
-RECHECK_SHIFTS = (16, 32, 48)
+#: The code layouts a disputed wall result is measured at again (see calibrate.LAYOUT_SHIFTS).
+RECHECK_SHIFTS = calibrate.LAYOUT_SHIFTS
 
 
 def unconfirmed_slowdowns(
@@ -314,57 +307,6 @@ def unconfirmed_targets(
     ]
 
 
-@dataclass(frozen=True)
-class LayoutRecheck:
-    """One benchmark's head/base time ratio at several code layouts, judged across them.
-
-    A patch moves the machine code of everything after it; at one layout a
-    benchmark it does not touch can be several percent slower or faster for
-    that reason alone (``quicken calibrate`` measures how much).  The layout is
-    a random effect: the patch's own effect is the geometric mean of the ratios
-    over the layouts, and it is significant only if that mean stands out from
-    their spread (a one-sample t-test on the log ratios, 95 %).
-    """
-
-    name: str
-    shifts: tuple[int, ...]
-    ratios: tuple[float, ...]
-
-    @property
-    def ratio(self) -> float:
-        value = compare.geometric_mean(self.ratios)
-        assert value is not None
-        return value
-
-    @property
-    def t_score(self) -> float:
-        logs = [math.log(r) for r in self.ratios]
-        mean = math.fsum(logs) / len(logs)
-        spread = statistics.stdev(logs) if len(logs) > 1 else 0.0
-        if spread == 0.0:
-            return 0.0 if mean == 0.0 else math.copysign(math.inf, mean)
-        return mean / (spread / math.sqrt(len(logs)))
-
-    @property
-    def significant(self) -> bool:
-        return len(self.ratios) > 1 and abs(self.t_score) >= tdist95conf_level(len(self.ratios) - 1)
-
-    def row(self, measured: compare.ComparisonRow) -> compare.ComparisonRow:
-        """``measured`` (the row at the unmoved layout) judged across the layouts instead."""
-        return dataclasses.replace(measured, ratio=self.ratio, head_mean=measured.base_mean * self.ratio,
-                                   significant=self.significant, t_score=self.t_score,
-                                   unstable_reasons=())
-
-    def describe(self) -> str:
-        each = ", ".join(f"+{s}B {r:.3f}" for s, r in zip(self.shifts, self.ratios, strict=True))
-        verdict = "significant" if self.significant else "not significant"
-        return f"{self.name}: {compare.format_ratio(self.ratio)} across layouts ({each}; {verdict})"
-
-    def as_record(self) -> dict[str, object]:
-        return {"name": self.name, "shifts": list(self.shifts), "ratios": list(self.ratios),
-                "ratio": self.ratio, "t_score": self.t_score, "significant": self.significant}
-
-
 def recheck_across_layouts(
     cfg: Config,
     result: bench.BenchResult,
@@ -375,7 +317,7 @@ def recheck_across_layouts(
     overrides: dict[str, object] | None,
     report: Report,
     shifts: tuple[int, ...] = RECHECK_SHIFTS,
-) -> tuple[tuple[compare.ComparisonRow, ...], list[LayoutRecheck]]:
+) -> tuple[tuple[compare.ComparisonRow, ...], list[calibrate.LayoutRecheck]]:
     """Measure each unconfirmed target and slowdown again with both sides' interpreter loop
     moved by each of ``shifts`` bytes, and replace its row by the verdict across all the layouts."""
     assert result.comparison is not None
@@ -387,23 +329,11 @@ def recheck_across_layouts(
         return rows, []
     report(f"validate {patch.name}: re-measure {', '.join(names)} at {len(shifts)} more code layouts "
            "(the wall clock at one layout disagrees with the instruction counts)")
-    ratios: dict[str, list[float]] = {name: [] for name in names}
-    for shift in shifts:
-        (_, base), (_, head) = (calibrate.probe_commit(cfg, c, shift) for c in commits)
-        again = bench.run(cfg, base, head, ",".join(names), "wall", config_name, overrides=overrides,
-                          output=result.directory / "recheck" / f"shift-{shift}", report=report,
-                          labels=(f"{labels[0]}+{shift}B", f"{labels[1]}+{shift}B"))
-        assert again.comparison is not None
-        for name in names:
-            row = again.comparison.row(name)
-            if row is None:
-                raise QuickenError(f"the re-measurement at +{shift} bytes has no result for {name}",
-                                   f"see {again.directory}")
-            ratios[name].append(row.ratio)
-    by_name = {row.name: row for row in rows}
-    rechecks = [LayoutRecheck(name, (0, *shifts), (by_name[name].ratio, *ratios[name])) for name in names]
+    rechecks = calibrate.recheck(cfg, result, commits, labels, config_name, overrides,
+                                 result.directory / "recheck", shifts, report, names)
     for check in rechecks:
         report(f"validate {patch.name}: {check.describe()}")
+    by_name = {row.name: row for row in rows}
     fresh = {check.name: check.row(by_name[check.name]) for check in rechecks}
     return tuple(fresh.get(row.name, row) for row in rows), rechecks
 
