@@ -77,7 +77,8 @@ _PyQuicken_ArrayIndex(PyObject *array, PyObject *sub)
     {
         return -1;
     }
-    Py_ssize_t index = (Py_ssize_t)((PyLongObject *)sub)->long_value.ob_digit[0];
+    PyLongObject *lsub = (PyLongObject *)sub;
+    Py_ssize_t index = (Py_ssize_t)lsub->long_value.ob_digit[0];
     return index < Py_SIZE(array) ? index : -1;
 }
 
