@@ -252,7 +252,7 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
     for check in record.get("rechecked") or []:
         if isinstance(check, dict):  # records before layout re-measurement list only names
             layouts = calibrate.LayoutRecheck(str(check.get("name", "?")), tuple(check.get("shifts") or ()),
-                                             tuple(check.get("ratios") or ()))
+                                              tuple(check.get("ratios") or ()))
             lines.append(f"- Re-measured at other code layouts: {layouts.describe()}")
     tests = record.get("tests")
     if isinstance(tests, dict):

@@ -95,8 +95,9 @@ def attribute(
             current = expected.pop(0)
             original = applied.get(current.name)
             if original and original != commit:
-                if _message(g, commit) != _message(g, original):
-                    reworded[current.name] = _message(g, commit)
+                message = _message(g, commit)
+                if message != _message(g, original):
+                    reworded[current.name] = message
                 if g.rev(f"{original}~1^{{tree}}") == g.rev(f"{commit}~1^{{tree}}"):
                     extras[current.name].append((original, commit))
                 else:  # rewritten on top of rewritten history: undo the applied diff, redo the new one
