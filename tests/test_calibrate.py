@@ -123,3 +123,71 @@ def test_a_benchmark_missing_at_another_layout_is_an_error(
         calibrate.across_layouts(object(), "baseline", "patched", "quick", shifts=(16,))  # type: ignore[arg-type]
     with pytest.raises(QuickenError, match="needs --mode wall or both"):
         calibrate.across_layouts(object(), "baseline", "patched", "quick", mode="pystats")  # type: ignore[arg-type]
+
+
+def _layouts_run(directory: Path, trees: tuple[str, str], ratios: dict[str, dict[int, float]]) -> Path:
+    """A results directory as ``bench --layouts`` leaves it (only what pooling reads)."""
+    directory.mkdir(parents=True)
+    (directory / "summary.json").write_text(json.dumps(
+        {"suite": "subset", "mode": "wall", "base": {"label": "baseline", "tree": trees[0]},
+         "head": {"label": "patched", "tree": trees[1]}}))
+    checks = [calibrate.LayoutRecheck(name, tuple(at), tuple(at.values())) for name, at in ratios.items()]
+    (directory / "layouts.json").write_text(json.dumps(
+        {"shifts": sorted({s for at in ratios.values() for s in at}),
+         "benchmarks": [c.as_record() for c in checks]}))
+    return directory
+
+
+TREES = ("a" * 40, "b" * 40)
+
+
+def test_pooled_runs_count_each_layout_once(tmp_path: Path) -> None:
+    one = _layouts_run(tmp_path / "one", TREES, {
+        "go": {0: 0.90, 16: 0.99, 32: 0.95, 48: 0.94},
+        "chaos": {0: 1.20, 16: 0.86, 32: 0.88, 48: 0.93},
+    })
+    two = _layouts_run(tmp_path / "two", TREES, {
+        "chaos": {0: 0.78, 16: 0.88, 32: 0.88, 48: 0.90},
+        "go": {0: 0.92, 16: 0.93, 32: 0.95, 48: 0.90},
+    })
+    extra = _layouts_run(tmp_path / "extra", TREES, {
+        "go": {64: 0.91, 80: 0.92}, "chaos": {64: 0.89, 80: 0.90},
+    })
+    pooled = {c.name: c for c in calibrate.pool([one, two])}
+    assert list(pooled) == ["go", "chaos"]  # the first run's order
+    chaos = pooled["chaos"]
+    assert chaos.shifts == (0, 16, 32, 48)  # a layout measured twice is one sample of the layout
+    assert chaos.ratios == pytest.approx(((1.20 * 0.78) ** 0.5, (0.86 * 0.88) ** 0.5,
+                                          (0.88 * 0.88) ** 0.5, (0.93 * 0.90) ** 0.5))
+    alone = {c.name: c for c in calibrate.pool([one])}
+    assert not alone["chaos"].significant  # the 1.20 outlier hides the effect in one run
+    assert chaos.significant and chaos.ratio < 1.0  # the second run's processes show it
+    wider = {c.name: c for c in calibrate.pool([one, two, extra])}
+    assert wider["go"].shifts == (0, 16, 32, 48, 64, 80)
+    table = calibrate.render_layouts(tuple(wider.values()))
+    assert "| benchmark | +0B | +16B | +32B | +48B | +64B | +80B | across layouts | significant |" in table
+    assert "- Significantly slower across layouts: none" in table
+
+
+def test_pooling_refuses_runs_of_other_trees_or_suites(tmp_path: Path) -> None:
+    one = _layouts_run(tmp_path / "one", TREES, {"go": {0: 0.9, 16: 0.9}})
+    other_head = _layouts_run(tmp_path / "head", (TREES[0], "c" * 40), {"go": {0: 0.9, 16: 0.9}})
+    other_suite = _layouts_run(tmp_path / "suite", TREES, {"go": {0: 0.9, 16: 0.9}, "nbody": {0: 1, 16: 1}})
+    with pytest.raises(QuickenError, match=r"head: compares trees aaaaaaaaaaaa and cccccccccccc"):
+        calibrate.pool([one, other_head])
+    with pytest.raises(QuickenError, match=r"suite: its benchmarks differ .*\(nbody\)"):
+        calibrate.pool([one, other_suite])
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "summary.json").write_text((one / "summary.json").read_text())
+    with pytest.raises(QuickenError, match=r"plain/layouts\.json: not found"):
+        calibrate.pool([one, tmp_path / "plain"])
+    (tmp_path / "plain" / "layouts.json").write_text('{"benchmarks": [{"name": "go"}]}')
+    with pytest.raises(QuickenError, match=r"plain: summary.json or layouts.json lacks 'shifts'"):
+        calibrate.pool([tmp_path / "plain"])
+    (tmp_path / "plain" / "layouts.json").write_text(
+        '{"benchmarks": [{"name": "go", "shifts": [0], "ratios": [null]}]}')
+    with pytest.raises(QuickenError, match=r"plain: summary.json or layouts.json has a malformed entry"):
+        calibrate.pool([tmp_path / "plain"])
+    (tmp_path / "plain" / "layouts.json").write_text("{")
+    with pytest.raises(QuickenError, match=r"plain/layouts\.json: unreadable"):
+        calibrate.pool([tmp_path / "plain"])

@@ -215,3 +215,20 @@ def test_status_lists_build_slots_not_the_files_beside_them(capsys: pytest.Captu
     assert code == 0
     assert re.search(r"release\s+failed-slot\s+-\s+failed or incomplete", out)
     assert "instruction-counts.json" not in out
+
+
+def test_layouts_pools_bench_layouts_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    for name, ratio in (("one", 0.95), ("two", 0.93)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({"base": {"tree": "a" * 40}, "head": {"tree": "b" * 40}}))
+        (d / "layouts.json").write_text(json.dumps({"benchmarks": [
+            {"name": "go", "shifts": [0, 16, 32], "ratios": [ratio, ratio - 0.01, ratio + 0.01]}]}))
+    assert cli.main(["layouts", str(tmp_path / "one"), str(tmp_path / "two")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 'bench --layouts' runs pooled")
+    assert "| go | 0.940 | 0.930 | 0.950 | 1.06x faster | yes |" in out
+    assert cli.main(["layouts", str(tmp_path / "missing")]) == 1
+    assert "missing/summary.json: not found" in capsys.readouterr().err

@@ -31,6 +31,7 @@ REQUIRED_MICRO = {
     "metaclass_attr",
     "enum_member",
     "init_defaults",
+    "init_general",
     "neg_index",
     "bytearray_item",
     "tuple_contains",

@@ -33,9 +33,10 @@ import math
 import re
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyperf._utils import tdist95conf_level
 
@@ -225,10 +226,14 @@ class LayoutBench:
         return compare.geometric_mean(check.ratio for check in self.checks)
 
     def slower(self) -> list[LayoutRecheck]:
-        return [c for c in self.checks if c.significant and c.ratio > 1.0]
+        return _significant(self.checks, slower=True)
 
     def faster(self) -> list[LayoutRecheck]:
-        return [c for c in self.checks if c.significant and c.ratio < 1.0]
+        return _significant(self.checks, slower=False)
+
+
+def _significant(checks: Sequence[LayoutRecheck], *, slower: bool) -> list[LayoutRecheck]:
+    return [c for c in checks if c.significant and (c.ratio > 1.0 if slower else c.ratio < 1.0)]
 
 
 def across_layouts(
@@ -255,7 +260,7 @@ def across_layouts(
     checks = recheck(cfg, first, labels, labels, config_name, overrides, first.directory / "layouts", shifts,
                      report)
     result = LayoutBench(first, tuple(checks))
-    (first.directory / "layouts.md").write_text(render_layouts(result) + "\n")
+    (first.directory / "layouts.md").write_text(render_layouts(result.checks) + "\n")
     (first.directory / "layouts.json").write_text(json.dumps({
         "shifts": [0, *shifts], "geometric_mean": result.geometric_mean,
         "benchmarks": [check.as_record() for check in checks],
@@ -263,21 +268,104 @@ def across_layouts(
     return result
 
 
-def render_layouts(result: LayoutBench) -> str:
-    checks = result.checks
+def render_layouts(checks: Sequence[LayoutRecheck]) -> str:
+    """The table of ``layouts.md``: every benchmark's ratio at each layout and across them."""
     shifts = checks[0].shifts if checks else ()
     lines = ["| benchmark | " + " | ".join(f"+{s}B" for s in shifts) + " | across layouts | significant |",
              "| --- |" + " ---: |" * len(shifts) + " ---: | ---: |"]
     for c in checks:
         lines.append(f"| {c.name} | " + " | ".join(f"{r:.3f}" for r in c.ratios)
                      + f" | {compare.format_ratio(c.ratio)} | {'yes' if c.significant else 'no'} |")
-    gm = result.geometric_mean
+    gm = compare.geometric_mean(c.ratio for c in checks)
     lines += ["", "- Geometric mean across layouts (time): "
               + (f"{compare.format_ratio(gm)} ({gm:.4f})" if gm is not None else "n/a")]
-    for word, found in (("slower", result.slower()), ("faster", result.faster())):
+    for word, found in (("slower", _significant(checks, slower=True)),
+                        ("faster", _significant(checks, slower=False))):
         names = ", ".join(f"{c.name} {compare.format_ratio(c.ratio)}" for c in found) or "none"
         lines.append(f"- Significantly {word} across layouts: {names}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LayoutRun:
+    """What one ``quicken bench --layouts`` run left in its results directory."""
+
+    directory: Path
+    trees: tuple[str, str]  # the base and head source trees it compared
+    checks: tuple[LayoutRecheck, ...]
+
+
+def load_run(directory: Path) -> LayoutRun:
+    """The ``summary.json`` and ``layouts.json`` of a ``bench --layouts`` results directory."""
+    hint = "give results directories written by 'quicken bench --layouts'"
+    data: list[dict[str, Any]] = []
+    for name in ("summary.json", "layouts.json"):
+        path = directory / name
+        try:
+            loaded = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise QuickenError(f"{path}: not found", hint) from None
+        except (OSError, ValueError) as err:
+            raise QuickenError(f"{path}: unreadable ({err})", hint) from None
+        if not isinstance(loaded, dict):
+            raise QuickenError(f"{path}: not a JSON object", hint)
+        data.append(loaded)
+    summary, layouts = data
+    try:
+        trees = (str(summary["base"]["tree"]), str(summary["head"]["tree"]))
+        checks = tuple(LayoutRecheck(str(b["name"]), tuple(int(s) for s in b["shifts"]),
+                                     tuple(float(r) for r in b["ratios"]))
+                       for b in layouts["benchmarks"])
+    except KeyError as err:
+        raise QuickenError(f"{directory}: summary.json or layouts.json lacks {err}", hint) from None
+    except (TypeError, ValueError) as err:
+        raise QuickenError(f"{directory}: summary.json or layouts.json has a malformed entry ({err})",
+                           hint) from None
+    for c in checks:
+        if len(c.shifts) != len(c.ratios) or not c.ratios or min(c.ratios) <= 0:
+            where = directory / "layouts.json"
+            raise QuickenError(f"{where}: {c.name} lacks a positive ratio at some layout", hint)
+    return LayoutRun(directory, trees, checks)
+
+
+def pool(directories: Sequence[Path]) -> tuple[LayoutRecheck, ...]:
+    """Every benchmark judged across the layouts of several ``bench --layouts`` runs of the same two trees.
+
+    The layout is the random effect, so measurements at the same layout are not
+    independent samples of it: a layout measured by several runs counts once,
+    with the geometric mean of their ratios, and the t-test is over the
+    distinct layouts.  More runs narrow each layout's ratio; more layouts give
+    the test more degrees of freedom.
+    """
+    if not directories:
+        raise QuickenError("no results directories to pool", "give one or more 'bench --layouts' directories")
+    runs = [load_run(d) for d in directories]
+    first = runs[0]
+    names = [c.name for c in first.checks]
+    at: dict[str, dict[int, list[float]]] = {name: {} for name in names}
+    for run in runs:
+        if run.trees != first.trees:
+            raise QuickenError(
+                f"{run.directory}: compares trees {run.trees[0][:12]} and {run.trees[1][:12]}, "
+                f"but {first.directory} compares {first.trees[0][:12]} and {first.trees[1][:12]}",
+                "pool only runs of the same base and head")
+        if sorted(c.name for c in run.checks) != sorted(names):
+            odd = sorted(set(names).symmetric_difference(c.name for c in run.checks))
+            raise QuickenError(f"{run.directory}: its benchmarks differ from {first.directory}'s "
+                               f"({', '.join(odd)})", "pool only runs of the same suite")
+        for c in run.checks:
+            for shift, ratio in zip(c.shifts, c.ratios, strict=True):
+                at[c.name].setdefault(shift, []).append(ratio)
+    pooled = []
+    for name in names:
+        shifts = tuple(sorted(at[name]))
+        ratios = []
+        for shift in shifts:
+            ratio = compare.geometric_mean(at[name][shift])
+            assert ratio is not None  # a listed layout has at least one ratio
+            ratios.append(ratio)
+        pooled.append(LayoutRecheck(name, shifts, tuple(ratios)))
+    return tuple(pooled)
 
 
 def render(cal: Calibration) -> str:

@@ -152,7 +152,7 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
         print(bench.render_text(layouts.first))
         print(f"\nacross {len(args.layouts) + 1} code layouts (interpreter loop moved by "
               f"{', '.join(f'+{s}' for s in args.layouts)} bytes on both sides):")
-        print(calibrate.render_layouts(layouts))
+        print(calibrate.render_layouts(layouts.checks))
         return 0
     result = bench.run(
         cfg, base_target=args.base, head_target=args.head, suite_spec=args.suite, mode=args.mode,
@@ -161,6 +161,18 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
     )
     progress.done()
     print(bench.render_text(result))
+    return 0
+
+
+def cmd_layouts(args: argparse.Namespace, progress: Progress) -> int:
+    from . import calibrate
+
+    directories = [Path(d) for d in args.directories]
+    checks = calibrate.pool(directories)
+    runs = len(directories)
+    print(f"{runs} 'bench --layouts' run{'s' if runs != 1 else ''} pooled; at each layout the geometric "
+          "mean of the runs' ratios, judged across the layouts:")
+    print(calibrate.render_layouts(checks))
     return 0
 
 
@@ -442,6 +454,11 @@ def parser() -> argparse.ArgumentParser:
                    help="also measure the wall clock with both interpreter loops moved by each of these "
                         "byte counts (e.g. 16,32,48) and judge every benchmark across the layouts")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("layouts", help="pool several 'bench --layouts' runs of the same two trees")
+    s.add_argument("directories", nargs="+", metavar="DIR",
+                   help="results directories of 'quicken bench --layouts' runs comparing the same trees")
+    s.set_defaults(func=cmd_layouts)
 
     s = sub.add_parser("validate", help="run the validation gate for patches and write their records")
     s.add_argument("patches", nargs="*", metavar="PATCH", help="patches to validate (default: all)")
