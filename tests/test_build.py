@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import build
+from quicken import build, status
 from quicken.errors import BuildError, ConfigError, QuickenError
 
 BASE_OPS = "NOP,LOAD_FAST,STORE_FAST,RETURN_VALUE"
@@ -207,3 +208,82 @@ def test_sibling_configure_cache_reused_only_after_the_last_package_change(
     os.utime(sibling, (old, old))
     do_build(applied, "patched", force=True)
     assert copied.read_text() == ""  # configured afresh (the fake configure -C creates it empty)
+
+
+def fixup_text(old: str, new: str) -> str:
+    """A unified diff of Programs/python.c replacing ``old`` with ``new`` on the printf line."""
+    before = S.PYTHON_C.splitlines(keepends=True)
+    after = [line.replace(old, new) for line in before]
+    return "".join(difflib.unified_diff(before, after, "a/Programs/python.c", "b/Programs/python.c"))
+
+
+def with_stats_config(p: S.Project, fixup: str) -> Path:
+    """Add a ``stats`` configuration whose fixup is ``fixup`` (patch text); returns its file."""
+    path = p.root / "fixups" / "stats.patch"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(fixup)
+    text = p.config_file.read_text()
+    stats = 'stats = ["--stats"]\n\n[build.fixups]\nstats = ["fixups/stats.patch"]\n'
+    p.config_file.write_text(text.replace("release = []\n", "release = []\n" + stats))
+    return path
+
+
+def test_fixups_apply_to_both_sides_of_their_configuration_only(applied: S.Project) -> None:
+    fixup = with_stats_config(applied, fixup_text("3.99.0 ops", "3.99.0 (fixed) ops"))
+    cfg = applied.cfg()
+    ident = cfg.build_config("stats").fixups[0].ident
+    base = build.build_one(cfg, "baseline", "stats", lambda _: None)
+    patched = build.build_one(cfg, "patched", "stats", lambda _: None)
+    assert run_python(base.python) == f"fake python 3.99.0 (fixed) ops={BASE_OPS}\n"
+    assert run_python(patched.python) == f"fake python 3.99.0 (fixed) ops={PATCHED_OPS}\n"
+    stamp = json.loads((applied.builds / "stats/patched/stamp.json").read_text())
+    assert stamp["fixups"] == [ident] and ident.startswith("stats.patch@")
+    assert (applied.builds / "stats/patched/src.tree").read_text().split() == [patched.tree, ident]
+    assert run_python(do_build(applied, "baseline").python) == f"fake python 3.99.0 ops={BASE_OPS}\n"
+    assert build.build_one(cfg, "patched", "stats", lambda _: None).cached
+
+    # Another tree in the same slot: the fixup is reversed, the checkout moves, it is re-applied.
+    src = applied.builds / "stats/patched/src"
+    before = {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.is_file()}
+    path = applied.worktree / "Python/ceval.c"
+    path.write_text(path.read_text() + "int ceval_line_41 = 41;\n")
+    applied.git("commit", "-q", "-am", "touch ceval.c")
+    moved = build.build_one(cfg, "patched", "stats", lambda _: None)
+    assert not moved.cached and run_python(moved.python) == f"fake python 3.99.0 (fixed) ops={PATCHED_OPS}\n"
+    after = {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.is_file()}
+    changed = {p.relative_to(src).as_posix() for p in after if after[p] != before.get(p)}
+    assert changed == {"Python/ceval.c", "Programs/python.c"}
+
+    # A changed fixup is a different build of the same tree.
+    fixup.write_text(fixup_text("3.99.0 ops", "3.99.0 (fixed twice) ops"))
+    cfg = applied.cfg()
+    states = {(b.config, b.slot): b.state for b in status.collect(cfg).builds}
+    assert states[("stats", "patched")] == "out of date (fixups changed)"
+    assert states[("release", "baseline")] == "up to date"
+    again = build.build_one(cfg, "patched", "stats", lambda _: None)
+    assert not again.cached
+    assert run_python(again.python) == f"fake python 3.99.0 (fixed twice) ops={PATCHED_OPS}\n"
+
+    # Dropping the fixup restores the tree's own file.
+    text = applied.config_file.read_text()
+    applied.config_file.write_text(text.replace('stats = ["fixups/stats.patch"]\n', ""))
+    plain = build.build_one(applied.cfg(), "patched", "stats", lambda _: None)
+    assert not plain.cached and run_python(plain.python) == f"fake python 3.99.0 ops={PATCHED_OPS}\n"
+    assert not (applied.builds / "stats/patched/src.fixups").exists()
+
+
+def test_fixup_that_does_not_apply(applied: S.Project) -> None:
+    stale = fixup_text("3.99.0 ops", "3.99.0 (fixed) ops").replace("fake python", "fake snake")
+    with_stats_config(applied, stale)
+    cfg = applied.cfg()
+    tree = applied.git("rev-parse", "HEAD^{tree}")
+    with pytest.raises(BuildError) as info:
+        build.build_one(cfg, "patched", "stats", lambda _: None)
+    assert info.value.message == (
+        f"build fixup {applied.root / 'fixups/stats.patch'} does not apply to tree {tree[:12]}: "
+        "error: patch failed: Programs/python.c:4"
+    )
+    slot = applied.builds / "stats/patched"
+    assert (slot / "src/Programs/python.c").read_text() == S.PYTHON_C  # left as the tree has it
+    assert not (slot / "src.fixups").exists() and not (slot / "src.tree").exists()
+    assert not (slot / "stamp.json").exists()

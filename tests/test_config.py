@@ -37,6 +37,10 @@ def test_real_project_config_loads() -> None:
     assert cfg.is_generated("Python/generated_cases.c.h")
     assert cfg.is_generated("Modules/clinic/posixmodule.c.h")
     assert not cfg.is_generated("Python/bytecodes.c")
+    assert cfg.build_config("release").fixups == () and cfg.build_config("release").identity == []
+    (deopts,) = cfg.build_config("pystats").fixups  # 3.13's deopt counter, fixed on both sides
+    assert deopts.path.parent == REPO_ROOT / "benchmarks" / "pystats"
+    assert cfg.build_config("pystats").identity == ["--enable-pystats", f"fixup:{deopts.ident}"]
     rules = {r.name: r for r in cfg.regen}
     assert rules["cases"].triggered_by("Tools/cases_generator/analyzer.py")
     assert rules["clinic"].triggered_by("Modules/posixmodule.c")
@@ -89,6 +93,14 @@ BAD = [
      "build.configs.release must be a list of strings"),
     ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build]\njobs = -1\n',
      "build.jobs must be a whole number (0 = all cores)"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build]\nfixups = 3\n',
+     "[build.fixups] must map configuration names to lists of patch files"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build.fixups]\npystats = ["x.patch"]\n',
+     "build.fixups.pystats: no such build configuration"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build.fixups]\nrelease = "x.patch"\n',
+     "build.fixups.release must be a list of patch file paths"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build.fixups]\nrelease = ["x.patch"]\n',
+     "build fixup {root}/x.patch: No such file or directory"),
     ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[[regen]]\nname = "x"\ncommands = []\n',
      "regen[0].commands must be a non-empty list of argument lists"),
     ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[[regen]]\nname = "x"\ninputs = "a"\ncommands = [["a"]]\n',
@@ -103,7 +115,7 @@ def test_config_refusals_name_the_file(tmp_path: Path, text: str, message: str) 
     (tmp_path / "quicken.toml").write_text(text.replace("{sha}", "a" * 64))
     with pytest.raises(ConfigError) as info:
         config.load(tmp_path)
-    assert info.value.message == f"{tmp_path / 'quicken.toml'}: {message}"
+    assert info.value.message == f"{tmp_path / 'quicken.toml'}: {message.replace('{root}', str(tmp_path))}"
 
 
 def test_config_syntax_error_and_missing_file(tmp_path: Path) -> None:

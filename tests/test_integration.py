@@ -41,7 +41,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
     text = (ROOT / "quicken.toml").read_text()
     paths = (f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
              f'benchmarks = "{ROOT}/benchmarks"\n')
-    text = text.replace("[paths]\n", paths, 1)
+    text = text.replace("[paths]\n", paths, 1).replace('"benchmarks/pystats/', f'"{ROOT}/benchmarks/pystats/')
     (root / "quicken.toml").write_text(text)
     shutil.copytree(FIXTURE / "patches", root / "patches")
     shutil.copytree(FIXTURE / "cpython_overlay", root / "cpython_overlay")
@@ -74,6 +74,18 @@ def test_apply_commits_one_patch_each_with_regenerated_files(project: config.Con
     changed = git(project, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
     assert {"Python/bytecodes.c", "Python/generated_cases.c.h", "Python/executor_cases.c.h"} <= set(changed)
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_build_fixups_apply_to_the_pin_and_the_series(project: config.Config, tmp_path: Path) -> None:
+    fixups = [f for bc in project.build_configs.values() for f in bc.fixups]
+    assert fixups  # the pystats deopt counter
+    env = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "index")}
+    for rev in ("pin-3.13.15", "HEAD"):
+        subprocess.run(["git", "-C", str(project.worktree), "read-tree", rev], check=True, env=env)
+        for fixup in fixups:
+            check = subprocess.run(["git", "-C", str(project.worktree), "apply", "--cached", "--check",
+                                    str(fixup.path)], capture_output=True, text=True, env=env)
+            assert check.returncode == 0, f"{fixup.path.name} on {rev}: {check.stderr}"
 
 
 def test_regenerating_the_pristine_tree_changes_nothing(project: config.Config) -> None:

@@ -151,6 +151,7 @@ def test_pystats_family_shares() -> None:
     assert s.unspecialized == 300 + 10 + 90
     assert s.unspecialized_share == pytest.approx(400 / s.total)
     assert s.cpython_not_specialized_share == pytest.approx((400 + 50 + 5) / s.total)
+    assert s.upstream_not_specialized_share == pytest.approx((400 + 5) / s.total)
 
 
 def test_pystats_deltas_and_render() -> None:
@@ -172,6 +173,7 @@ def test_pystats_deltas_and_render() -> None:
     assert "| BINARY_OP | 70.0% | 97.0% | 280 | 280 | 0 | 0 |" in table
     assert "POP_JUMP_IF_TRUE |" not in table
     assert f"| **adaptive families not specialized** | {400 / base.total:.2%} |" in table
+    assert f"(3.14's classification, gh-123236) | {405 / base.total:.2%} | {135 / head.total:.2%} |" in table
 
 
 def test_pystats_load_refuses_garbage(tmp_path: Path) -> None:

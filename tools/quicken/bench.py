@@ -46,7 +46,7 @@ class Side:
     python: Path
     tree: str
     src: Path
-    configure: tuple[str, ...] = ()  # the build configuration's configure arguments
+    configure: tuple[str, ...] = ()  # the build configuration's identity: configure arguments, fixups
     binary: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) of python when the run began
 
     def check_unchanged(self, out: Path) -> None:
@@ -84,7 +84,7 @@ def _side(
 ) -> Side:
     res = build.build_one(cfg, target, config_name, report)
     src = res.python.parent.parent / "src"
-    return Side(label or target, res.python, res.tree, src, cfg.build_config(res.config).configure,
+    return Side(label or target, res.python, res.tree, src, tuple(cfg.build_config(res.config).identity),
                 _identity(res.python))
 
 

@@ -279,7 +279,7 @@ class Measurer:
         return res.python, not res.cached, ""
 
     def instructions(self, commit: str, python: Path) -> int:
-        key = measure.CountCache.key(self.target.repo.tree_of(commit), self.config.configure, self.bench,
+        key = measure.CountCache.key(self.target.repo.tree_of(commit), self.config.identity, self.bench,
                                      self.loops)
 
         def run() -> measure.InstructionCount:

@@ -8,6 +8,11 @@ incremental.  ``stamp.json`` records the tree and configure arguments of the
 last successful build; a build whose tree is already built in any slot of the
 same configuration costs nothing.
 
+A configuration may carry fixups (``[build.fixups]``): patches applied to the
+checkout of every tree it builds, baseline and patched alike, recorded in the
+stamp and in ``src.tree``.  Before the checkout moves to another tree they are
+reversed, so the two-tree update still touches only the files that changed.
+
 ccache, when installed, is used with CCACHE_BASEDIR set to the builds
 directory and hashing of the working directory off: baseline and patched
 compile with identical relative paths, so the second side mostly hits.
@@ -22,10 +27,10 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import Config
+from .config import BuildConfig, Config, Fixup
 from .errors import BuildError, QuickenError, ToolMissingError
 from .gitutil import Git
 from .series import load as load_series
@@ -81,6 +86,7 @@ class Stamp:
     compiled: int
     seconds: float
     scheme: int
+    fixups: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -150,14 +156,16 @@ def slots(cfg: Config, config_name: str) -> list[Path]:
     return sorted(path for path in base.iterdir() if path.is_dir()) if base.is_dir() else []
 
 
-def find_built(cfg: Config, config_name: str, tree: str, configure: list[str]) -> Path | None:
-    """Any slot of this configuration whose last build is exactly ``tree``."""
-    for slot in slots(cfg, config_name):
+def find_built(cfg: Config, bc: BuildConfig, tree: str) -> Path | None:
+    """Any slot of this configuration whose last build is exactly ``tree`` (with its fixups)."""
+    fixups = [f.ident for f in bc.fixups]
+    for slot in slots(cfg, bc.name):
         stamp = read_stamp(slot)
         if (
             stamp
             and stamp.tree == tree
-            and stamp.configure == configure
+            and stamp.configure == list(bc.configure)
+            and stamp.fixups == fixups
             and (slot / "obj" / "python").exists()
         ):
             return slot
@@ -167,7 +175,7 @@ def find_built(cfg: Config, config_name: str, tree: str, configure: list[str]) -
 def interpreter(cfg: Config, target: str, config_name: str | None = None) -> Path:
     bc = cfg.build_config(config_name)
     _, _, tree = resolve(cfg, target)
-    slot = find_built(cfg, bc.name, tree, list(bc.configure))
+    slot = find_built(cfg, bc, tree)
     if slot is None:
         raise QuickenError(
             f"{target} ({bc.name}) is not built for its current tree",
@@ -176,16 +184,22 @@ def interpreter(cfg: Config, target: str, config_name: str | None = None) -> Pat
     return slot / "obj" / "python"
 
 
-def sync_source(g: Git, slot: Path, tree: str) -> None:
-    """Make ``slot/src`` hold ``tree``, touching only files that changed."""
+def sync_source(g: Git, slot: Path, tree: str, fixups: tuple[Fixup, ...] = ()) -> None:
+    """Make ``slot/src`` hold ``tree`` plus ``fixups``, touching only files that changed."""
     src = slot / "src"
     index = slot / "src.index"
     checkout = g.with_tree(src, index)
     marker = slot / "src.tree"
-    previous = marker.read_text().strip() if marker.is_file() else None
-    if previous == tree and src.is_dir():
+    wanted = [tree, *(f.ident for f in fixups)]
+    recorded = marker.read_text().split() if marker.is_file() else []
+    if recorded == wanted and src.is_dir():
         return
+    previous = recorded[0] if recorded else None
     marker.unlink(missing_ok=True)
+    applied = slot / "src.fixups"
+    if src.is_dir() and applied.is_dir() and not _reverse_fixups(checkout, applied):
+        previous = None  # could not restore the tree: check everything out afresh
+    shutil.rmtree(applied, ignore_errors=True)
     if previous and src.is_dir() and index.is_file() and g.rev(previous) is not None:
         status, _, _ = checkout.run("read-tree", "-m", "-u", previous, tree)
         if status != 0:
@@ -193,7 +207,31 @@ def sync_source(g: Git, slot: Path, tree: str) -> None:
     else:
         src.mkdir(parents=True, exist_ok=True)
         checkout("read-tree", "--reset", "-u", tree)
-    marker.write_text(tree + "\n")
+    if fixups:
+        applied.mkdir()
+        for number, fixup in enumerate(fixups):
+            status, _, err = checkout.run("apply", "--whitespace=nowarn", str(fixup.path))
+            if status != 0:
+                _reverse_fixups(checkout, applied)
+                shutil.rmtree(applied, ignore_errors=True)
+                first = (err.strip().splitlines() or ["git apply failed"])[0]
+                raise BuildError(
+                    f"build fixup {fixup.path} does not apply to tree {tree[:12]}: {first}",
+                    "refresh the fixup against this tree (or drop it from [build.fixups])",
+                )
+            shutil.copyfile(fixup.path, applied / f"{number:02d}.patch")
+    marker.write_text("\n".join(wanted) + "\n")
+
+
+def _reverse_fixups(checkout: Git, applied: Path) -> bool:
+    """Undo the fixups recorded in ``applied`` (newest first) and refresh the index's
+    stat data, so the next two-tree update sees clean files."""
+    for patch in sorted(applied.glob("*.patch"), reverse=True):
+        status, _, _ = checkout.run("apply", "-R", "--whitespace=nowarn", str(patch))
+        if status != 0:
+            return False
+    checkout.run("update-index", "-q", "--refresh")
+    return True
 
 
 def build_env(cfg: Config) -> dict[str, str]:
@@ -298,7 +336,7 @@ def build_one(
         commit, tree = found, repo.tree_of(found)
         slot_name = f"rev-{tree[:12]}"
     if not force:
-        built = find_built(cfg, bc.name, tree, configure)
+        built = find_built(cfg, bc, tree)
         if built is not None:
             return BuildResult(target, bc.name, commit, tree, built / "obj" / "python", True, 0.0, None)
     require_tools()
@@ -315,7 +353,7 @@ def build_one(
         report(f"{label}: {phase} [{time.monotonic() - start:.0f}s]")
 
     say("checking out source")
-    sync_source(g, slot, tree)
+    sync_source(g, slot, tree, bc.fixups)
     obj = slot / "obj"
     env = build_env(cfg)
     previous = read_stamp_any(slot)
@@ -359,7 +397,8 @@ def build_one(
     if not python.exists():
         raise BuildError(f"{label}: make succeeded but {python} is missing", f"full log: {log}")
     seconds = time.monotonic() - start
-    stamp = Stamp(tree, commit, bc.name, configure, max(compiled, total), round(seconds, 1), SCHEME)
+    stamp = Stamp(tree, commit, bc.name, configure, max(compiled, total), round(seconds, 1), SCHEME,
+                  [f.ident for f in bc.fixups])
     (slot / STAMP).write_text(json.dumps(asdict(stamp), indent=1) + "\n")
     (slot / "last.json").write_text(json.dumps(asdict(stamp), indent=1) + "\n")
     missing = missing_modules(log)

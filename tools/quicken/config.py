@@ -9,6 +9,7 @@ source providers to try, the build configurations and the regeneration rules
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -70,9 +71,32 @@ class RegenRule:
 
 
 @dataclass(frozen=True)
+class Fixup:
+    """A patch applied to both sides' source for one build configuration only.
+
+    Fixups correct instrumentation, never what is measured: the pystats
+    configuration carries a fix to 3.13's deopt counter, which baseline and
+    patched must both have for their counts to mean the same thing.
+    """
+
+    path: Path
+    sha256: str
+
+    @property
+    def ident(self) -> str:
+        return f"{self.path.name}@{self.sha256[:12]}"
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     name: str
     configure: tuple[str, ...]
+    fixups: tuple[Fixup, ...] = ()
+
+    @property
+    def identity(self) -> list[str]:
+        """What makes two builds of one tree the same: configure arguments and fixups."""
+        return [*self.configure, *(f"fixup:{f.ident}" for f in self.fixups)]
 
 
 @dataclass(frozen=True)
@@ -253,6 +277,16 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise ConfigError(f"{where}: build.configs.{name} must be a list of strings")
         build_configs[name] = BuildConfig(name, tuple(args))
+    fixups_t = build_t.get("fixups", {})
+    if not isinstance(fixups_t, dict):
+        raise ConfigError(f"{where}: [build.fixups] must map configuration names to lists of patch files")
+    for name, files in fixups_t.items():
+        if name not in build_configs:
+            raise ConfigError(f"{where}: build.fixups.{name}: no such build configuration")
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise ConfigError(f"{where}: build.fixups.{name} must be a list of patch file paths")
+        build_configs[name] = BuildConfig(name, build_configs[name].configure,
+                                          tuple(_fixup(root / f, where) for f in files))
     default_build = string(build_t, "default", "build", "release")
     if default_build not in build_configs:
         raise ConfigError(f"{where}: build.default {default_build!r} is not in [build.configs]")
@@ -315,6 +349,14 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         jobs=jobs,
         validate=validate,
     )
+
+
+def _fixup(path: Path, where: str) -> Fixup:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: build fixup {path}: {exc.strerror}") from None
+    return Fixup(path, hashlib.sha256(data).hexdigest())
 
 
 def rewrite_pin(text: str, version: str, sha256: str, git_tag: str | None, git_commit: str | None) -> str:

@@ -18,6 +18,15 @@ Two shares of "specializable but not specialized" executions are reported:
   the POP_JUMP_IF_* instructions (their cache holds branch history, not a
   specialization) and BINARY_SLICE / STORE_SLICE (marked specializable by
   specialize.c "even though we don't specialize them yet").
+
+Upstream called counting the branches a bug (gh-115521) and stopped marking
+POP_JUMP_IF_* specializable in 3.14 (gh-123236), keeping BINARY_SLICE and
+STORE_SLICE.  The *upstream* share below reads a 3.13 run that way, so a 3.13
+figure can be compared with what 3.14's summarize_stats.py prints.
+
+``specialization.deopt`` is only a count of deoptimizations in builds that carry
+the pystats fixup ([build.fixups] in quicken.toml): stock 3.13 reads the
+counter of the *following* instruction.  Misses are counted correctly either way.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from .errors import QuickenError
 
 _KEY = re.compile(r"^opcode\[([A-Z0-9_]+)\]\.(.+)$")
+_BRANCHES = "POP_JUMP_IF_"  # an inline cache of branch history, never specialized
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,12 @@ class Summary:
     def cpython_not_specialized_share(self) -> float:
         """CPython's "Not specialized" ratio: every instruction marked specializable."""
         generic = sum(f.generic for f in self.families.values())
+        return generic / self.total if self.total else 0.0
+
+    @property
+    def upstream_not_specialized_share(self) -> float:
+        """3.14's "Not specialized" ratio: CPython's, without the branches (gh-123236)."""
+        generic = sum(f.generic for f in self.families.values() if not f.name.startswith(_BRANCHES))
         return generic / self.total if self.total else 0.0
 
     @property
@@ -169,6 +185,8 @@ def render(base: Summary, head: Summary) -> str:
         f"| {head.unspecialized_share:.2%} |",
         f"| CPython's \"Not specialized\" (adds POP_JUMP_IF_*, BINARY_SLICE, STORE_SLICE) | "
         f"{base.cpython_not_specialized_share:.2%} | {head.cpython_not_specialized_share:.2%} |",
+        f"| the same without the branches (3.14's classification, gh-123236) | "
+        f"{base.upstream_not_specialized_share:.2%} | {head.upstream_not_specialized_share:.2%} |",
         f"| misses per specialized execution | {base.miss_share:.3%} | {head.miss_share:.3%} |",
         f"| deopts | {base.deopts:,} | {head.deopts:,} |",
     ]

@@ -92,7 +92,13 @@ def collect(cfg: Config) -> Status:
                     )
                     continue
                 current = _current_tree(cfg, slot.name)
-                fresh = "up to date" if current in (None, stamp.tree) else "out of date"
+                fixups = [f.ident for f in cfg.build_configs[name].fixups]
+                if current not in (None, stamp.tree):
+                    fresh = "out of date"
+                elif stamp.fixups != fixups:
+                    fresh = "out of date (fixups changed)"
+                else:
+                    fresh = "up to date"
                 st.builds.append(
                     BuildLine(name, slot.name, stamp.tree[:12], fresh, str(slot / "obj" / "python"))
                 )
