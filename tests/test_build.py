@@ -260,6 +260,10 @@ def test_fixups_apply_to_both_sides_of_their_configuration_only(applied: S.Proje
     states = {(b.config, b.slot): b.state for b in status.collect(cfg).builds}
     assert states[("stats", "patched")] == "out of date (fixups changed)"
     assert states[("release", "baseline")] == "up to date"
+    fixup.rename(fixup.with_suffix(".moved"))
+    states = {(b.config, b.slot): b.state for b in status.collect(cfg).builds}
+    assert states[("stats", "patched")] == "out of date (a fixup file is missing)"
+    fixup.with_suffix(".moved").rename(fixup)
     again = build.build_one(cfg, "patched", "stats", lambda _: None)
     assert not again.cached
     assert run_python(again.python) == f"fake python 3.99.0 (fixed twice) ops={PATCHED_OPS}\n"

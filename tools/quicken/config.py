@@ -80,7 +80,17 @@ class Fixup:
     """
 
     path: Path
-    sha256: str
+
+    @property
+    def sha256(self) -> str:
+        """Read when a build needs it: a missing fixup only stops builds of its configuration."""
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ConfigError(
+                f"build fixup {self.path}: {exc.strerror}",
+                "restore the file or drop it from [build.fixups] in quicken.toml",
+            ) from None
 
     @property
     def ident(self) -> str:
@@ -286,7 +296,7 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
             raise ConfigError(f"{where}: build.fixups.{name} must be a list of patch file paths")
         build_configs[name] = BuildConfig(name, build_configs[name].configure,
-                                          tuple(_fixup(root / f, where) for f in files))
+                                          tuple(Fixup(root / f) for f in files))
     default_build = string(build_t, "default", "build", "release")
     if default_build not in build_configs:
         raise ConfigError(f"{where}: build.default {default_build!r} is not in [build.configs]")
@@ -349,14 +359,6 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         jobs=jobs,
         validate=validate,
     )
-
-
-def _fixup(path: Path, where: str) -> Fixup:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{where}: build fixup {path}: {exc.strerror}") from None
-    return Fixup(path, hashlib.sha256(data).hexdigest())
 
 
 def rewrite_pin(text: str, version: str, sha256: str, git_tag: str | None, git_commit: str | None) -> str:

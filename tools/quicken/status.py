@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from . import build, source, validate
 from .config import Config
-from .errors import QuickenError
+from .errors import ConfigError, QuickenError
 from .series import load as load_series
 from .worktree import WorkTree
 
@@ -92,9 +92,14 @@ def collect(cfg: Config) -> Status:
                     )
                     continue
                 current = _current_tree(cfg, slot.name)
-                fixups = [f.ident for f in cfg.build_configs[name].fixups]
+                try:
+                    fixups: list[str] | None = [f.ident for f in cfg.build_configs[name].fixups]
+                except ConfigError:
+                    fixups = None  # a fixup file is missing
                 if current not in (None, stamp.tree):
                     fresh = "out of date"
+                elif fixups is None:
+                    fresh = "out of date (a fixup file is missing)"
                 elif stamp.fixups != fixups:
                     fresh = "out of date (fixups changed)"
                 else:
