@@ -158,7 +158,7 @@ def slots(cfg: Config, config_name: str) -> list[Path]:
 
 def find_built(cfg: Config, bc: BuildConfig, tree: str) -> Path | None:
     """Any slot of this configuration whose last build is exactly ``tree`` (with its fixups)."""
-    fixups = [f.ident for f in bc.fixups]
+    fixups = bc.fixup_idents
     for slot in slots(cfg, bc.name):
         stamp = read_stamp(slot)
         if (
@@ -398,7 +398,7 @@ def build_one(
         raise BuildError(f"{label}: make succeeded but {python} is missing", f"full log: {log}")
     seconds = time.monotonic() - start
     stamp = Stamp(tree, commit, bc.name, configure, max(compiled, total), round(seconds, 1), SCHEME,
-                  [f.ident for f in bc.fixups])
+                  bc.fixup_idents)
     (slot / STAMP).write_text(json.dumps(asdict(stamp), indent=1) + "\n")
     (slot / "last.json").write_text(json.dumps(asdict(stamp), indent=1) + "\n")
     missing = missing_modules(log)

@@ -104,9 +104,14 @@ class BuildConfig:
     fixups: tuple[Fixup, ...] = ()
 
     @property
+    def fixup_idents(self) -> list[str]:
+        """``name@sha256-prefix`` of each fixup, as build stamps record them."""
+        return [f.ident for f in self.fixups]
+
+    @property
     def identity(self) -> list[str]:
         """What makes two builds of one tree the same: configure arguments and fixups."""
-        return [*self.configure, *(f"fixup:{f.ident}" for f in self.fixups)]
+        return [*self.configure, *(f"fixup:{ident}" for ident in self.fixup_idents)]
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,10 @@ def collect(cfg: Config) -> Status:
             st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name), shown))
     if state is not None:
         for name in sorted(cfg.build_configs):
+            try:
+                fixups: list[str] | None = cfg.build_configs[name].fixup_idents
+            except ConfigError:
+                fixups = None  # a fixup file is missing
             for slot in build.slots(cfg, name):
                 stamp = build.read_stamp(slot)
                 if stamp is None:
@@ -92,10 +96,6 @@ def collect(cfg: Config) -> Status:
                     )
                     continue
                 current = _current_tree(cfg, slot.name)
-                try:
-                    fixups: list[str] | None = [f.ident for f in cfg.build_configs[name].fixups]
-                except ConfigError:
-                    fixups = None  # a fixup file is missing
                 if current not in (None, stamp.tree):
                     fresh = "out of date"
                 elif fixups is None:

@@ -95,7 +95,7 @@ def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict
         "below": below(cfg, series, patch),
         "pin": {"version": cfg.pin.version, "sha256": cfg.pin.sha256},
         "config": {"name": bc.name, "configure": list(bc.configure)}
-        | ({"fixups": [f.ident for f in bc.fixups]} if bc.fixups else {}),
+        | ({"fixups": bc.fixup_idents} if bc.fixups else {}),
         "machine": machine(),
     }
 
