@@ -17,7 +17,12 @@
  * The specializer also declines attributes whose type is mutable (it could
  * gain __get__ later).  When that type is the class itself or one of its
  * bases -- an Enum member, a singleton stored on its own class -- a change to
- * it changes the class's version tag too, so the value can be cached.
+ * it changes the class's version tag too, so the value can be cached.  But
+ * assigning the value's __class__ changes no version tag, and the new class
+ * may define __get__: such values always use
+ * LOAD_ATTR_CLASS_WITH_METACLASS_CHECK (also when the metaclass is type),
+ * which checks at run time that the cached value's type is immutable or has
+ * no __get__.
  */
 #ifndef Py_INTERNAL_QUICKEN_CLASSATTR_H
 #define Py_INTERNAL_QUICKEN_CLASSATTR_H

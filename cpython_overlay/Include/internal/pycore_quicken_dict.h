@@ -24,8 +24,10 @@ extern int _PyDictIter_NextKeyValue(PyObject *self, PyObject **out_key,
                                     PyObject **out_value);
 
 /* Specializer helper: the FOR_ITER specialization to use for iterator
-   "iter" given the instruction following FOR_ITER and its inline cache,
-   or 0 if "iter" is not a (forward) dict iterator. */
+   "iter" given the instruction following FOR_ITER and its inline cache
+   (its de-specialized opcode: UNPACK_SEQUENCE may have specialized
+   before FOR_ITER does), or 0 if "iter" is not a (forward) dict
+   iterator. */
 static inline int
 _PyQuicken_ForIterDictOpcode(PyObject *iter, int next_opcode, int next_oparg)
 {

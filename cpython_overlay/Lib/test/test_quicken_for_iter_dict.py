@@ -100,6 +100,30 @@ class TestForIterDict(unittest.TestCase):
         self.assertNotIn("FOR_ITER_DICT", self.opnames(h))
         self.assertEqual(h(d.items()), list(d.items()))
 
+    def test_specializes_after_unpack_sequence_did(self):
+        # UNPACK_SEQUENCE may specialize first: the loop iterated a list of
+        # pairs, or ran under a tracer (which keeps FOR_ITER generic).
+        d = {"a": 1, "b": 2}
+        for pairs in ([(1, 2)] * 3, [[1, 2]] * 3):
+            with self.subTest(pair=type(pairs[0]).__name__):
+                f = make_fresh(loop_items)
+                self.warm(f, pairs)
+                self.assertIn("FOR_ITER_LIST", self.opnames(f))
+                self.assertNotIn("UNPACK_SEQUENCE", self.opnames(f))
+                self.warm(f, d.items())
+                self.assertIn("FOR_ITER_DICT_ITEMS", self.opnames(f))
+                self.assertEqual(f(d.items()), [("a", 1), ("b", 2)])
+                self.assertEqual(f(pairs), [tuple(p) for p in pairs])
+        f = make_fresh(loop_items)
+        old = sys.gettrace()
+        sys.settrace(lambda frame, event, arg: None)
+        try:
+            f(d.items())
+        finally:
+            sys.settrace(old)
+        self.warm(f, d.items())
+        self.assertIn("FOR_ITER_DICT_ITEMS", self.opnames(f))
+
     def test_results(self):
         for d in dicts():
             with self.subTest(d=d):

@@ -85,6 +85,32 @@ class TestForIterEnumerate(unittest.TestCase):
             h(enumerate([1, 2]))
         self.assertNotIn(SPECIALIZED, self.opnames(h))
 
+    def test_specializes_after_unpack_sequence_did(self):
+        # UNPACK_SEQUENCE may specialize first: the loop iterated a list of
+        # pairs, or ran under a tracer (which keeps FOR_ITER generic).
+        for pairs in ([(1, 2)] * 3, [[1, 2]] * 3):
+            with self.subTest(pair=type(pairs[0]).__name__):
+                f = make_fresh(loop)
+                for _ in range(WARMUP):
+                    f(pairs)
+                self.assertIn("FOR_ITER_LIST", self.opnames(f))
+                self.assertNotIn("UNPACK_SEQUENCE", self.opnames(f))
+                for _ in range(WARMUP):
+                    f(enumerate([7, 8]))
+                self.assertIn(SPECIALIZED, self.opnames(f))
+                self.assertEqual(f(enumerate([7, 8])), [(0, 7), (1, 8)])
+                self.assertEqual(f(pairs), [tuple(p) for p in pairs])
+        f = make_fresh(loop)
+        old = sys.gettrace()
+        sys.settrace(lambda frame, event, arg: None)
+        try:
+            f(enumerate([1, 2]))
+        finally:
+            sys.settrace(old)
+        for _ in range(WARMUP):
+            f(enumerate([1, 2]))
+        self.assertIn(SPECIALIZED, self.opnames(f))
+
     def test_results(self):
         f = self.warmed()
         cases = [[], [None], list("abcdef"), tuple(range(10)), range(5),

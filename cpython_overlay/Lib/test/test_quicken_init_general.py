@@ -5,7 +5,7 @@ import dis
 import sys
 import types
 import unittest
-from test.support import requires_specialization
+from test.support import import_helper, requires_specialization
 
 GENERAL = "CALL_ALLOC_AND_ENTER_INIT_GENERAL"
 SIMPLE = "CALL_ALLOC_AND_ENTER_INIT"
@@ -287,6 +287,28 @@ class TestInitGeneral(unittest.TestCase):
             mon.free_tool_id(tool)
         self.assertEqual(obj.args, (5, 2, 3))
         self.assertIn(Defaults.__init__.__code__, starts)
+
+    def test_pep523_hook_sees_init(self):
+        # The generic call evaluates __init__ through the interpreter's
+        # frame evaluation function, so a PEP 523 hook sees its frame.
+        _testinternalcapi = import_helper.import_module("_testinternalcapi")
+        for cls, caller, args in ((Slotted, call1, (1,)),
+                                  (Defaults, call1, (1,)),
+                                  (KwOnly, call1, (2,))):
+            with self.subTest(cls=cls.__name__):
+                warmed = self.warm(caller, cls, *args)
+                unwarmed = make_fresh(caller)
+                seen = []
+                _testinternalcapi.set_eval_frame_record(seen)
+                try:
+                    warmed(cls, *args)
+                    for _ in range(WARMUP):
+                        unwarmed(cls, *args)
+                finally:
+                    _testinternalcapi.set_eval_frame_default()
+                self.assertEqual(seen.count("__init__"), WARMUP + 1)
+                self.assertNotIn(GENERAL, opnames(unwarmed))
+                self.assertIs(type(warmed(cls, *args)), cls)
 
 
 if __name__ == "__main__":
