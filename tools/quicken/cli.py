@@ -200,6 +200,23 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     return 1 if failed else 0
 
 
+def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
+    from . import verify
+
+    cfg = _load(args)
+    options = verify.Options(
+        quick=args.quick or args.fuzz, fuzz=args.fuzz or not args.quick,
+        fuzz_seconds=args.seconds, fuzz_seed=args.seed, fuzz_examples=args.examples,
+        regrtest=not args.no_regrtest, stress=not args.no_stress, ecosystem=not args.no_ecosystem,
+    )
+    outcomes = verify.run(cfg, names=args.patches or None, options=options, report=progress, head=args.head)
+    progress.done()
+    for outcome in outcomes:
+        print(verify.render(outcome))
+        print(f"  record: {outcome.record}")
+    return 1 if any(not o.passed for o in outcomes) else 0
+
+
 def cmd_calibrate(args: argparse.Namespace, progress: Progress) -> int:
     from . import calibrate
 
@@ -471,6 +488,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--pystats", action="store_true",
                    help="also require the Quicken-Family families' specialized share to rise")
     s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("verify", help="the differential correctness gate: patched must behave like stock")
+    s.add_argument("patches", nargs="*", metavar="PATCH", help="patches to verify (default: all)")
+    s.add_argument("--quick", action="store_true",
+                   help="only the differential programs and the patches' own tests (about 2 minutes)")
+    s.add_argument("--head", metavar="REV",
+                   help="check this commit of the work tree against the pin instead (no record written)")
+    s.add_argument("--fuzz", action="store_true",
+                   help="the differential programs, the patches' own tests and generated programs only")
+    s.add_argument("--seconds", type=int, default=120, help="time for generated programs (default 120)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the generated programs (default 0)")
+    s.add_argument("--examples", type=int, help="exactly this many generated programs (repeat a run)")
+    s.add_argument("--no-regrtest", action="store_true", help="skip CPython's test suite on both builds")
+    s.add_argument("--no-stress", action="store_true", help="skip the stress builds")
+    s.add_argument("--no-ecosystem", action="store_true", help="skip the third-party packages")
+    s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("calibrate", help="benchmark a build against itself with only its code layout moved")
     s.add_argument("target", nargs="?", default="baseline",

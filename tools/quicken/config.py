@@ -141,6 +141,7 @@ class Config:
     default_build: str = "release"
     jobs: int = 0
     validate: ValidateSettings = field(default_factory=ValidateSettings)
+    differential: Path = Path("tests/differential")  # quicken verify's programs
 
     def is_generated(self, path: str) -> bool:
         return any(rule.produces(path) for rule in self.regen)
@@ -357,6 +358,7 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         patches=root / string(paths_t, "patches", "paths", "patches"),
         overlay=root / string(paths_t, "overlay", "paths", "cpython_overlay"),
         benchmarks=root / string(paths_t, "benchmarks", "paths", "benchmarks"),
+        differential=root / string(paths_t, "differential", "paths", "tests/differential"),
         regen_python=regen_python,
         regen=tuple(rules),
         build_configs=build_configs,

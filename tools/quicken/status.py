@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import build, source, validate
+from . import build, source, validate, verify
 from .config import Config
 from .errors import ConfigError, QuickenError
 from .series import load as load_series
@@ -18,6 +18,7 @@ class PatchLine:
     state: str  # applied / changed since apply / not applied
     commit: str | None
     validation: str = "never"
+    verification: str = "never"
 
 
 @dataclass
@@ -81,7 +82,10 @@ def collect(cfg: Config) -> Status:
                 s = "applied"
             verdict, why = validate.freshness(cfg, series, patch)
             shown = verdict if verdict in ("never", "validated", "failed") else f"stale: {why}"
-            st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name), shown))
+            checked, where = verify.freshness(cfg, series, patch)
+            proven = checked if checked in ("never", "failed") else (
+                f"verified ({where})" if checked == "verified" else f"stale: {where}")
+            st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name), shown, proven))
     if state is not None:
         for name in sorted(cfg.build_configs):
             try:
@@ -132,6 +136,7 @@ def render(st: Status) -> str:
         for p in st.patches:
             commit = p.commit[:12] if p.commit else "-" * 12
             lines.append(f"  {commit}  {p.state:20} {p.validation:28} {p.name}")
+            lines.append(f"  {'':12}  verify: {p.verification}")
     lines.append("builds:" + ("" if st.builds else "    none (quicken build)"))
     for b in st.builds:
         lines.append(f"  {b.config:8} {b.slot:20} {b.tree:12}  {b.state:12} {b.python}")

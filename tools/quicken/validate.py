@@ -3,7 +3,9 @@
 For each patch, the build of the series up to the previous patch (base) is
 compared with the build including the patch (head) on the patch's target
 benchmarks plus a suite (default ``quick``), in wall and instructions mode;
-the patch's declared CPython tests run on the head build.  :mod:`quicken.gate`
+the patch's declared CPython tests run on the head build.  Only a patch with a fresh,
+passing ``quicken verify`` record is measured (the record's digest goes into the
+verdict): speed counts only for a patch that behaves like stock CPython.  :mod:`quicken.gate`
 judges the numbers, after every wall result that disagrees with the instruction
 counts (a non-target's slowdown, a target's missing gain) has been measured again
 at other code layouts (:class:`calibrate.LayoutRecheck`).  The verdict
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, bench, calibrate, compare, gate, measure, pystats, suite
+from . import __version__, bench, calibrate, compare, gate, measure, pystats, suite, verify
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -205,6 +207,7 @@ def run(
     bc = cfg.build_config(config_name)
     outcomes: list[Outcome] = []
     for patch in chosen:
+        verification = verify.require(cfg, series, patch)
         base, head, base_label = _base_and_head(cfg, series, patch)
         spec = ",".join(dict.fromkeys([*patch.targets, suite_spec or cfg.validate.suite]))
         report(f"validate {patch.name}: {spec}")
@@ -233,6 +236,7 @@ def run(
                                 if with_pystats else ())
         record = {
             "binding": binding(cfg, series, patch, bc.name),
+            "verification": verification,
             "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
                         "failures": [str(r) for r in verdict.failures]},
             "base": {"commit": base}, "head": {"commit": head},

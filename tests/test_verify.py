@@ -1,0 +1,193 @@
+"""quicken verify: comparing two builds' runs of the differential programs, liveness, records, fuzz."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from quicken import fuzz, verify
+from quicken.errors import QuickenError
+from quicken.series import load as load_series
+
+# A fake interpreter: runs the program with this Python, and (as the "head" build) can
+# misbehave on purpose: print a different line for one program, or report liveness.
+FAKE = """#!{python}
+import json, os, runpy, sys
+HEAD = {head!r}
+args = [a for a in sys.argv[1:] if a not in ("-X", "faulthandler")]
+if args[:1] == ["-c"]:
+    names = ["BINARY_OP_ADD_INT"] + (["NEW_INSTRUCTION"] if HEAD else [])
+    print("\\n".join(names))
+    sys.exit(0)
+program = args[0]
+live = os.environ.get("QUICKEN_VERIFY_LIVE")
+text = open(program).read()
+expected = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("# expects:")]
+if live:
+    reached = expected if HEAD and "# unreached" not in text else []
+    json.dump({{"live": reached, "expected": expected,
+               "known": ["NEW_INSTRUCTION"] if HEAD else []}}, open(live, "w"))
+sys.argv = [program]
+runpy.run_path(program, run_name="__main__")
+if HEAD and "# differs on head" in text:
+    print("value: 0x7f00dead", "head only")
+"""
+
+
+def fake_python(root: Path, head: bool) -> Path:
+    slot = root / ("head" if head else "base")
+    (slot / "obj").mkdir(parents=True)
+    path = slot / "obj" / "python"
+    path.write_text(FAKE.format(python=sys.executable, head=head))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def pythons(tmp_path: Path) -> tuple[Path, Path]:
+    return fake_python(tmp_path, False), fake_python(tmp_path, True)
+
+
+def program(directory: Path, name: str, body: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(body)
+    return path
+
+
+def test_same_output_with_the_expected_instruction_live(tmp_path: Path, pythons: tuple[Path, Path]) -> None:
+    path = program(tmp_path / "p", "same.py", "# expects: NEW_INSTRUCTION\nprint('value', hex(id(1)))\n")
+    (result,) = verify.run_programs([path], *pythons, "release", 2, lambda _: None)
+    assert result.passed, result.describe()
+    assert result.live == ("NEW_INSTRUCTION",)
+
+
+def test_a_differing_line_is_named_with_both_sides(tmp_path: Path, pythons: tuple[Path, Path]) -> None:
+    path = program(tmp_path / "p", "bad.py", "# differs on head\nprint('first')\n")
+    (result,) = verify.run_programs([path], *pythons, "release", 1, lambda _: None)
+    assert not result.passed
+    assert result.difference == "stdout line 2: base '<end of output>' | head 'value: 0x? head only'"
+    assert result.describe().startswith("bad.py (release): output differs: stdout line 2")
+
+
+def test_an_expected_instruction_that_is_never_live_fails(tmp_path: Path, pythons: tuple[Path, Path]) -> None:
+    path = program(tmp_path / "p", "lost.py", "# expects: NEW_INSTRUCTION\n# unreached\nprint(1)\n")
+    (result,) = verify.run_programs([path], *pythons, "release", 1, lambda _: None)
+    assert result.difference is None and result.missing == ("NEW_INSTRUCTION",)
+    assert "never reached NEW_INSTRUCTION" in result.describe()
+    assert verify.new_instructions(*pythons) == ("NEW_INSTRUCTION",)
+    assert verify.unreached(("NEW_INSTRUCTION",), [result]) == ("NEW_INSTRUCTION",)
+
+
+def test_exit_status_and_stderr_are_compared(tmp_path: Path) -> None:
+    base = verify.Observation("same\n", "", 0)
+    exited = verify.Observation("same\n", "", 1)
+    assert verify.first_difference(base, exited) == "exit status: base 0 | head 1"
+    assert verify.first_difference(base, verify.Observation("same\n", "Traceback\n", 0)) == (
+        "stderr line 1: base '<end of output>' | head 'Traceback'")
+
+
+def test_mask_hides_addresses_and_the_build_directory(tmp_path: Path) -> None:
+    python = fake_python(tmp_path, False)
+    text = f'File "{python.parent.parent}/src/Lib/enum.py", line 3, object at 0x7ffe12ab'
+    assert verify.mask(text, python) == 'File "<build>/src/Lib/enum.py", line 3, object at 0x?'
+
+
+def test_the_repository_programs_are_found_and_the_harness_is_not_one() -> None:
+    root = Path(__file__).resolve().parent.parent
+    names = [p.name for p in sorted((root / "tests" / "differential").glob("*.py"))]
+    assert "_harness.py" in names
+    cfg = type("Cfg", (), {"differential": root / "tests" / "differential"})()
+    found = [p.name for p in verify.programs(cfg)]  # type: ignore[arg-type]
+    assert found and not any(n.startswith("_") for n in found)
+    assert "load_attr_class.py" in found
+
+
+def test_records_bind_content_and_validate_requires_one(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    cfg.differential.mkdir(parents=True)
+    (cfg.differential / "p.py").write_text("print(1)\n")
+    series = load_series(cfg)
+    patch = series.patches[0]
+    assert verify.freshness(cfg, series, patch)[0] == "never"
+    with pytest.raises(QuickenError, match="was never verified") as err:
+        verify.require(cfg, series, patch)
+    assert err.value.hint == f"run: quicken verify {Path(patch.name).stem}"
+    outcome = verify.Outcome(patch.name, "quick", "0" * 40)
+    verify._write_record(cfg, series, patch, outcome, cfg.root / "results")
+    state, why = verify.freshness(cfg, series, patch)
+    assert state == "verified" and why.startswith("quick, ")
+    assert verify.require(cfg, series, patch)["record"] == verify.record_path(cfg, patch).name
+    record = json.loads(verify.record_path(cfg, patch).read_text())
+    assert "machine" not in record["binding"] and record["provenance"]["cpu"]
+    (cfg.differential / "p.py").write_text("print(2)\n")
+    assert verify.freshness(cfg, series, patch) == ("stale", "the differential programs changed")
+    with pytest.raises(QuickenError, match="is stale"):
+        verify.require(cfg, series, patch)
+
+
+def test_a_failed_verification_is_recorded_and_refused(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    cfg.differential.mkdir(parents=True)
+    (cfg.differential / "p.py").write_text("print(1)\n")
+    series = load_series(cfg)
+    patch = series.patches[0]
+    outcome = verify.Outcome(patch.name, "quick", "0" * 40, unreached=("NEW_INSTRUCTION",))
+    verify._write_record(cfg, series, patch, outcome, cfg.root / "results")
+    assert verify.freshness(cfg, series, patch)[0] == "failed"
+    with pytest.raises(QuickenError, match="FAILED verification"):
+        verify.require(cfg, series, patch)
+    assert "reached by no differential program" in verify.render(outcome)
+
+
+def test_generated_programs_compile_and_are_deterministic() -> None:
+    from hypothesis import find, settings
+
+    cases = find(fuzz.strategies(), lambda cs: len(cs) >= 5,
+                 settings=settings(database=None, max_examples=500))
+    source = fuzz.program(cases)
+    compile(source, "case.py", "exec")
+    assert fuzz.program(cases) == source
+
+
+FAKE_FUZZ = """#!{python}
+import subprocess, sys
+out = subprocess.run([{python!r}, *sys.argv[1:]], capture_output=True, text=True)
+text = out.stdout
+if {broken}:
+    text = "".join(ln.replace("'ok'", "'OK'") if "nan" in ln else ln for ln in text.splitlines(True))
+sys.stdout.write(text)
+sys.stderr.write(out.stderr)
+sys.exit(out.returncode)
+"""
+
+
+def fake_fuzz_python(root: Path, broken: bool) -> Path:
+    path = root / ("broken" if broken else "fine") / "obj" / "python"
+    path.parent.mkdir(parents=True)
+    path.write_text(FAKE_FUZZ.format(python=sys.executable, broken=broken))
+    path.chmod(0o755)
+    return path
+
+
+def test_fuzz_passes_when_the_builds_agree(tmp_path: Path) -> None:
+    base = fake_fuzz_python(tmp_path, False)
+    result = fuzz.run(base, base, examples=5, seed=3, out=tmp_path / "out")
+    assert result.difference is None and result.examples == 5
+    assert result.as_record()["failures"] == []
+
+
+def test_fuzz_finds_shrinks_and_writes_a_reproducer(tmp_path: Path) -> None:
+    base, head = fake_fuzz_python(tmp_path, False), fake_fuzz_python(tmp_path, True)
+    # The broken build misreports every result computed from a NaN operand.
+    result = fuzz.run(base, head, examples=60, seed=1, out=tmp_path / "out")
+    assert result.difference is not None and result.reproducer is not None
+    text = result.reproducer.read_text()
+    assert "--seed 1 --examples 60" in text
+    compile(text, "repro.py", "exec")
+    assert text.count("\ndef f") == 1  # shrunk to one generated function
+    assert "generated program differs (seed 1" in result.as_record()["failures"][0]
