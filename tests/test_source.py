@@ -100,7 +100,18 @@ def test_url_provider_with_file_url(project: S.Project, cache_dir: Path, tmp_pat
     assert cache_files(cache_dir) == []
 
 
-def test_extract_strips_top_directory(project: S.Project, tmp_path: Path) -> None:
+@pytest.fixture(params=["data_filter", "compat"])
+def tar_filter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Extraction with tarfile's own data filter (PEP 706, Python 3.11.4+) and with the
+    fallback that Pythons without it use (Debian 12's system Python is 3.11.2)."""
+    if request.param == "compat":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    elif not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python's tarfile has no data filter (PEP 706)")
+    return request.param
+
+
+def test_extract_strips_top_directory(project: S.Project, tmp_path: Path, tar_filter: str) -> None:
     dest = tmp_path / "out"
     source.extract(project.tarball, dest)
     assert {k: v[1].decode() for k, v in S.tree_files(dest).items()} == S.pristine_files()
@@ -126,10 +137,14 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tar
         (_member(f"{S.TOP}/Lib/escape", tarfile.SYMTYPE, "../../../escaped"), "refused unsafe member"),
         (_member(f"{S.TOP}/abs-link", tarfile.SYMTYPE, "/etc/passwd"), "refused unsafe member"),
         (_member(f"{S.TOP}/hard", tarfile.LNKTYPE, "../../escaped"), "refused unsafe member"),
+        (_member(f"{S.TOP}/dev", tarfile.CHRTYPE), "refused unsafe member"),
     ],
-    ids=["dotdot-top", "dotdot-inside", "absolute", "symlink-escape", "symlink-absolute", "hardlink-escape"],
+    ids=["dotdot-top", "dotdot-inside", "absolute", "symlink-escape", "symlink-absolute", "hardlink-escape",
+         "device"],
 )
-def test_extract_refuses_unsafe_members(tmp_path: Path, member: tarfile.TarInfo, reason: str) -> None:
+def test_extract_refuses_unsafe_members(
+    tmp_path: Path, member: tarfile.TarInfo, reason: str, tar_filter: str
+) -> None:
     archive = tmp_path / "arch" / "evil.tar.xz"
     S.write_tarball(archive, {"Lib/a.py": "a = 1\n"}, extra=[member])
     box = tmp_path / "box"

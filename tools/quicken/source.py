@@ -13,6 +13,7 @@ it is then archived as a tarball named after that commit.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import shutil
@@ -325,15 +326,66 @@ def _tmp_parent(cfg: Config) -> Path:
 # -- extraction -------------------------------------------------------------
 
 
+class _UnsafeMember(Exception):
+    """A member the ``data`` filter refuses (the fallback's FilterError)."""
+
+
+def _data_filter_compat(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo:
+    """``tarfile.data_filter`` for Pythons without PEP 706 (before 3.11.4; Debian 12 has 3.11.2).
+
+    The same refusals: absolute names, names or link targets outside the
+    destination, device files and FIFOs; the same modes (no high or
+    group/other write bits, owner read/write on files); ownership is the
+    extracting user's.  Called for each member just before it is extracted,
+    so links made by earlier members count, as with the real filter.
+    """
+    new = copy.copy(member)
+    dest = os.path.realpath(dest_path)
+    name = new.name = member.name.lstrip("/" + os.sep)
+    if os.path.isabs(name):
+        raise _UnsafeMember(f"{member.name!r} is absolute")
+    where = os.path.realpath(os.path.join(dest, name))
+    if os.path.commonpath([where, dest]) != dest:
+        raise _UnsafeMember(f"{member.name!r} would be extracted to {where!r}, outside the destination")
+    mode = member.mode & 0o755
+    if member.isreg() or member.islnk():
+        if not mode & 0o100:
+            mode &= ~0o111
+        mode |= 0o600
+    elif member.isdir():
+        mode |= 0o700
+    elif not member.issym():
+        raise _UnsafeMember(f"{member.name!r} is a special file")
+    new.mode = mode
+    new.uid, new.gid, new.uname, new.gname = os.geteuid(), os.getegid(), "", ""
+    if member.islnk() or member.issym():
+        if os.path.isabs(member.linkname):
+            raise _UnsafeMember(f"{member.name!r} is a link to an absolute path")
+        base = os.path.dirname(name) if member.issym() else ""
+        linked = os.path.realpath(os.path.join(dest, base, member.linkname))
+        if os.path.commonpath([linked, dest]) != dest:
+            raise _UnsafeMember(f"{member.name!r} would link to {linked!r}, outside the destination")
+    return new
+
+
+def _renamed(member: tarfile.TarInfo, **attrs: str) -> tarfile.TarInfo:
+    new = copy.copy(member)  # TarInfo.replace() is 3.11.4+
+    for key, value in attrs.items():
+        setattr(new, key, value)
+    return new
+
+
 def extract(archive: Path, dest: Path) -> None:
     """Extract a release archive into ``dest``, dropping its top directory.
 
-    Uses tarfile's ``data`` filter: absolute names, ``..``, links that escape
-    and device files are refused.  Every member must sit under one top-level
-    directory (as release tarballs do).
+    Uses tarfile's ``data`` filter (or, on a Python without it, the same
+    checks in ``_data_filter_compat``): absolute names, ``..``, links that
+    escape and device files are refused.  Every member must sit under one
+    top-level directory (as release tarballs do).
     """
     dest.mkdir(parents=True, exist_ok=True)
     target = dest.resolve()
+    data_filter = getattr(tarfile, "data_filter", None)
     try:
         with tarfile.open(archive) as tar:
             members = tar.getmembers()
@@ -347,13 +399,24 @@ def extract(archive: Path, dest: Path) -> None:
                     return None
                 if not member.name.startswith(top + "/"):
                     raise SourceError(f"{archive}: member {member.name} outside {top}/")
-                renamed = member.replace(name=member.name[len(top) + 1 :], deep=False)
+                renamed = _renamed(member, name=member.name[len(top) + 1 :])
                 if renamed.islnk() and renamed.linkname.startswith(top + "/"):
-                    renamed = renamed.replace(linkname=renamed.linkname[len(top) + 1 :], deep=False)
-                return tarfile.data_filter(renamed, path)
+                    renamed = _renamed(renamed, linkname=renamed.linkname[len(top) + 1 :])
+                if data_filter is None:
+                    return _data_filter_compat(renamed, path)
+                return data_filter(renamed, path)
 
-            tar.extractall(target, members=members, filter=strip)
-    except tarfile.FilterError as exc:
+            if data_filter is not None:
+                tar.extractall(target, members=members, filter=strip)
+            else:
+                # A generator: each member is checked just before extractall() extracts it.
+                checked = (m for m in (strip(m, str(target)) for m in members) if m is not None)
+                tar.extractall(target, members=checked, numeric_owner=True)
+    except _UnsafeMember as exc:
         raise SourceError(f"{archive}: refused unsafe member: {exc}") from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except tarfile.TarError as exc:
+        if data_filter is not None and isinstance(exc, tarfile.FilterError):
+            raise SourceError(f"{archive}: refused unsafe member: {exc}") from None
+        raise SourceError(f"{archive}: cannot extract: {exc}") from None
+    except (EOFError, OSError) as exc:
         raise SourceError(f"{archive}: cannot extract: {exc}") from None

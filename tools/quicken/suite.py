@@ -55,7 +55,10 @@ _SCRUBBED_ENV = (
     "VIRTUAL_ENV",
 )
 
-_PYPERFORMANCE_HINT = "install it for the host interpreter: python3 -m pip install pyperformance==1.14.0"
+_PYPERFORMANCE_HINT = (
+    f"install it for the host interpreter: {sys.executable} -m pip install pyperformance==1.14.0"
+    " (bash .ci/setup installs it into .venv)"
+)
 
 
 class SuiteError(QuickenError):
@@ -549,7 +552,7 @@ def prepare_pyperf_path(cache_dir: Path, *, python: str | None = None) -> Path:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise QuickenError(
                 f"cannot install pyperf into {target}: {last}",
-                "python3 -m pip install pyperf  (for the host interpreter)",
+                f"{sys.executable} -m pip install pyperf  (for the host interpreter)",
             )
         _publish(staging, target)
     finally:
