@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from quicken import apply, build, config, refresh, source
 from quicken.cli import main
+from quicken.errors import QuickenError
 from quicken.series import load as load_series
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
     root = tmp_path_factory.mktemp("project")
     text = (ROOT / "quicken.toml").read_text()
     paths = (f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
-             f'benchmarks = "{ROOT}/benchmarks"\n')
+             f'benchmarks = "{ROOT}/benchmarks"\ndifferential = "{ROOT}/tests/differential"\n')
     text = text.replace("[paths]\n", paths, 1).replace('"benchmarks/pystats/', f'"{ROOT}/benchmarks/pystats/')
     (root / "quicken.toml").write_text(text)
     shutil.copytree(FIXTURE / "patches", root / "patches")
@@ -166,8 +167,15 @@ def test_bench_smoke_both_modes(project: config.Config, monkeypatch: pytest.Monk
 
 def test_validate_writes_a_bound_record(project: config.Config) -> None:
     """The fixture patch declares no targets: the gate must fail it, and say why."""
-    from quicken import validate
+    from quicken import validate, verify
 
+    series = load_series(project)
+    fixture = series.patch("0001-tag-fixture-builds.patch")
+    with pytest.raises(QuickenError, match="was never verified"):
+        validate.run(project, [fixture.name], suite_spec="int_bitwise")
+    (checked,) = verify.run(project, [fixture.name], verify.Options(quick=True, fuzz=False))
+    assert checked.passed, verify.render(checked)
+    assert len(checked.programs) >= 10 and checked.new == ()
     (outcome,) = validate.run(project, ["0001-tag-fixture-builds.patch"], suite_spec="int_bitwise",
                               overrides={"processes": 1, "values": 2, "warmups": 0})
     assert not outcome.verdict.passed
