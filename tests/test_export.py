@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import cli, export, validate
+from quicken import cli, export, validate, verify
 from quicken.errors import ApplyError, QuickenError
 from quicken.series import load as load_series
 
@@ -45,6 +45,7 @@ def write_record(project: S.Project, name: str, passed: bool = True, pystats: bo
         "geometric_mean": 0.866, "instructions_geometric_mean": 0.8,
     }
     path.write_text(json.dumps(record))
+    verify.write_record(cfg, series, patch, verify.Outcome(name, "full", "0" * 40), cfg.root / "results")
     return path
 
 
@@ -318,3 +319,25 @@ def test_crlf_files_survive_a_plain_git_am(tmp_path: Path) -> None:
     am(proj, [path], tmp_path / "am")
     expected = b"<a>\r\n  <b/>\r\n  <c/>\r\n</a>\r\n"
     assert (tmp_path / "am" / "PCbuild/project.vcxproj").read_bytes() == expected
+
+
+def test_refuses_an_unverified_patch_and_force_marks_it(
+    exportable: S.Project, issue_patches: list[S.Mail], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = exportable.cfg()
+    series = load_series(cfg)
+    name = issue_patches[1].name
+    verify.record_path(cfg, series.patch(name)).unlink()
+    code = main(["-C", str(exportable.root), "export"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        f"quicken: error: {name} was never verified: it is not shown to behave like stock CPython",
+        f"quicken: hint: run: quicken verify {Path(name).stem} (or export with --force: the mail is then "
+        "marked unverified)",
+    ]
+    results = export.run(cfg, force=True, output=tmp_path / "out")
+    first, second = (ex for ex, _ in results)
+    assert "UNVERIFIED" not in first.mail.decode()
+    assert ("UNVERIFIED: not shown to behave like stock CPython (quicken verify: never, no verification "
+            "record).") in " ".join(second.mail.decode().split())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import cli, export, review, validate
+from quicken import cli, export, review, validate, verify
 from quicken.series import load as load_series
 from quicken.series import parse_patch
 
@@ -33,6 +33,7 @@ def write_record(project: S.Project, name: str, passed: bool = True) -> Path:
                         "significant": True, "unstable": [], "instructions_ratio": 0.6}],
         "results": str(project.root / "results" / "gone"),
     }))
+    verify.write_record(cfg, series, patch, verify.Outcome(name, "full", "0" * 40), cfg.root / "results")
     return path
 
 
@@ -87,10 +88,11 @@ def test_report_of_a_good_patch(reviewed: S.Project, good: list[S.Mail]) -> None
     checks = by_name(result)
     assert {n: c.status for n, c in checks.items()} == {
         "applies": "pass", "no generated files": "pass", "overlay ownership": "pass", "tests": "pass",
-        "C style": "pass", "footprint": "pass", "magic number": "pass", "validation": "pass"}
+        "C style": "pass", "footprint": "pass", "magic number": "pass", "validation": "pass",
+            "verification": "pass"}
     md = result.markdown
     assert md.startswith(f"# Review: gh-{ISSUE}: Count calls in ceval\n")
-    assert "**PASS**: 8 of 8 checks pass" in md
+    assert "**PASS**: 9 of 9 checks pass" in md
     assert f"| Quicken-Upstream | gh-{ISSUE} |" in md
     assert "| `Include/quicken_counter.h` | overlay | added | 1 | 0 |" in md
     assert "| `Python/ceval.c` | upstream | modified | 1 | 0 |" in md
@@ -109,7 +111,7 @@ def test_report_of_the_instruction_patch(reviewed: S.Project, good: list[S.Mail]
     md = result.markdown
     assert "### `Python/generated.h` (generated: 1 hunk(s), +1 -1, not shown)" in md
     assert "- pystats, LOAD_CONST specialized share: +25.00 percentage points" in md
-    assert "**FAIL**: 7 of 8 checks pass (failing: tests)" in md
+    assert "**FAIL**: 8 of 9 checks pass (failing: tests)" in md
 
 
 def test_cli_review_markdown_html_and_exit_status(reviewed: S.Project, good: list[S.Mail], tmp_path: Path,

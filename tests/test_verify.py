@@ -117,7 +117,7 @@ def test_records_bind_content_and_validate_requires_one(make_project, two_patche
         verify.require(cfg, series, patch)
     assert err.value.hint == f"run: quicken verify {Path(patch.name).stem}"
     outcome = verify.Outcome(patch.name, "quick", "0" * 40)
-    verify._write_record(cfg, series, patch, outcome, cfg.root / "results")
+    verify.write_record(cfg, series, patch, outcome, cfg.root / "results")
     state, why = verify.freshness(cfg, series, patch)
     assert state == "verified" and why.startswith("quick, ")
     assert verify.require(cfg, series, patch)["record"] == verify.record_path(cfg, patch).name
@@ -137,7 +137,7 @@ def test_a_failed_verification_is_recorded_and_refused(make_project, two_patches
     series = load_series(cfg)
     patch = series.patches[0]
     outcome = verify.Outcome(patch.name, "quick", "0" * 40, unreached=("NEW_INSTRUCTION",))
-    verify._write_record(cfg, series, patch, outcome, cfg.root / "results")
+    verify.write_record(cfg, series, patch, outcome, cfg.root / "results")
     assert verify.freshness(cfg, series, patch)[0] == "failed"
     with pytest.raises(QuickenError, match="FAILED verification"):
         verify.require(cfg, series, patch)

@@ -64,7 +64,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import calibrate, compare, regen, validate
+from . import calibrate, compare, regen, validate, verify
 from .config import Config
 from .errors import ApplyError, QuickenError
 from .gitutil import Git, init_repo
@@ -467,6 +467,13 @@ def check(cfg: Config, series: Series, patches: list[Patch], force: bool, sectio
             raise QuickenError(f"{patch.name} {what}",
                                f"run: quicken validate {patch.name} (or export with --force: "
                                "the mail is then marked unvalidated)")
+        proven, why = verify.freshness(cfg, series, patch)
+        if proven != "verified":
+            what = {"never": "was never verified", "failed": "FAILED verification",
+                    "stale": f"has a stale verification ({why})"}.get(proven, proven)
+            raise QuickenError(f"{patch.name} {what}: it is not shown to behave like stock CPython",
+                               f"run: quicken verify {Path(patch.name).stem} (or export with --force: "
+                               "the mail is then marked unverified)")
     for patch in patches:
         own = [f.path for f in patch.files if f.added] + series.overlay_of(patch)
         if news_entry(patch, section) is None and not any(p.startswith(NEWS_DIR) for p in own):
@@ -520,6 +527,10 @@ def prepare(
             marks: list[str] = []
             if state != "validated":
                 marks.append(unvalidated_line(patch, state, why))
+            proven, proof = verify.freshness(cfg, series, patch)
+            if proven != "verified":
+                marks.append(f"UNVERIFIED: not shown to behave like stock CPython (quicken verify: "
+                             f"{proven}, {proof}).")
             if news is None and not _has_news(g, base, head):
                 marks.append(NO_NEWS_LINE)
             message = commit_message(patch, record if state != "never" else None, marks)

@@ -35,6 +35,7 @@ The checks (each ``pass``, ``warn`` or ``fail``; a failure says why and where, `
   changes, ``MAGIC_NUMBER`` in ``Lib/importlib/_bootstrap_external.py`` must
   change; a ``Quicken-Magic:`` trailer must say what happened;
 * ``validation``: the record is fresh and passed.
+* ``verification``: ``quicken verify``'s record is fresh and passed (behaves like stock).
 
 The exit status is 1 when a check fails, 0 otherwise.
 """
@@ -54,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import unidiff
 
-from . import compare, export, validate
+from . import compare, export, validate, verify
 from .config import Config
 from .errors import QuickenError, SeriesError
 from .gitutil import Git
@@ -472,6 +473,17 @@ def check_validation(cfg: Config, series: Series, patch: Patch) -> Check:
                  [f"{record}:1: {text}" if record.is_file() else f"{patch.path}:1: {text}"])
 
 
+def check_verification(cfg: Config, series: Series, patch: Patch) -> Check:
+    state, why = verify.freshness(cfg, series, patch)
+    if state == "verified":
+        return Check("verification", PASS, f"behaves like stock CPython ({why})")
+    text = {"never": "never verified", "failed": "verification FAILED",
+            "stale": f"verification is stale ({why})"}[state]
+    record = verify.record_path(cfg, patch)
+    return Check("verification", FAIL, f"{text}: run 'quicken verify {Path(patch.name).stem}'",
+                 [f"{record}:1: {text}" if record.is_file() else f"{patch.path}:1: {text}"])
+
+
 # -- the diff ---------------------------------------------------------------------------------------
 
 
@@ -614,6 +626,7 @@ def review(
             check_footprint(files),
             check_magic(patch, interp),
             check_validation(cfg, series, patch),
+            check_verification(cfg, series, patch),
         ]
     record = export.read_record(cfg, patch)
     inter = _interdiff_section(cfg, patch, exported)

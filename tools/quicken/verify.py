@@ -377,7 +377,7 @@ def run(cfg: Config, names: Sequence[str] | None = None, options: Options | None
         outcome.extra = extra
     if head is None:
         for patch, outcome in zip(chosen, outcomes, strict=True):
-            outcome.record = _write_record(cfg, series, patch, outcome, results_dir)
+            outcome.record = write_record(cfg, series, patch, outcome, results_dir)
     (results_dir / "verify.txt").write_text("\n".join(render(o) for o in outcomes) + "\n")
     return outcomes
 
@@ -401,11 +401,11 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
                              "seconds": [r.seconds for r in runs]}
     if opts.ecosystem:
         venvs = cfg.builds / cfg.build_config(None).name / "venvs"
-        eco = [ecosystem.run(python, venv=venvs / _tree_of(python)[:12], label=label, report=report)
-               for label, python in (("baseline", base), ("patched", head))]
-        differences = ecosystem.compare(*eco)
-        extra["ecosystem"] = {"failures": differences, "installed": eco[0].installed,
-                              "tests": len(eco[0].suite), "seconds": [e.seconds for e in eco]}
+        first = ecosystem.run(base, venv=venvs / _tree_of(base)[:12], label="baseline", report=report)
+        second = ecosystem.run(head, venv=venvs / _tree_of(head)[:12], label="patched",
+                               packages=ecosystem.pins(first), report=report)  # the same versions
+        extra["ecosystem"] = {"failures": ecosystem.compare(first, second), "installed": first.installed,
+                              "tests": len(first.suite), "seconds": [first.seconds, second.seconds]}
     return extra
 
 
@@ -441,7 +441,7 @@ def _tree_of(python: Path) -> str:
     return stamp.tree if stamp else hashlib.sha256(str(python).encode()).hexdigest()
 
 
-def _write_record(cfg: Config, series: Series, patch: Patch, outcome: Outcome, results_dir: Path) -> Path:
+def write_record(cfg: Config, series: Series, patch: Patch, outcome: Outcome, results_dir: Path) -> Path:
     from . import validate
 
     record = {
