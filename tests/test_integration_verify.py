@@ -58,8 +58,8 @@ def unfixed_commit(cfg: config.Config) -> str:
         scratch = g.with_tree(Path(tmp) / "tree", Path(tmp) / "index")
         scratch.work_tree.mkdir()  # type: ignore[union-attr]
         scratch("read-tree", tip)
+        scratch("apply", "--cached", str(UNFIX))
         scratch("checkout-index", "-a")
-        scratch("apply", "--index", str(UNFIX))
         changed = scratch("diff", "--cached", "--name-only", tip).splitlines()
         regen.regenerate(cfg, scratch, changed, None)
         tree = scratch("write-tree")
