@@ -59,7 +59,7 @@ def unfixed_commit(cfg: config.Config) -> str:
         scratch.work_tree.mkdir()  # type: ignore[union-attr]
         scratch("read-tree", tip)
         scratch("apply", "--cached", str(UNFIX))
-        scratch("checkout-index", "-a")
+        scratch("checkout-index", "-a", "-u")
         changed = scratch("diff", "--cached", "--name-only", tip).splitlines()
         regen.regenerate(cfg, scratch, changed, None)
         tree = scratch("write-tree")
