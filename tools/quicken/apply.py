@@ -25,7 +25,7 @@ from . import regen, source
 from .config import Config
 from .errors import ApplyError, DirtyTreeError, QuickenError
 from .gitutil import PIN_IDENTITY, Git, Identity, init_repo
-from .series import Patch, Series
+from .series import Patch, Series, check_overlay_file
 from .series import load as load_series
 from .worktree import BRANCH, PATCH_REFS, PatchState, State, WorkTree, pin_tag, write_state
 
@@ -83,6 +83,7 @@ def pristine_commit(cfg: Config, g: Git) -> str | None:
 
 
 def _write_overlay_file(cfg: Config, scratch: Path, rel: str) -> None:
+    check_overlay_file(cfg, rel)  # again: a link made since the series was read is not followed either
     src = cfg.overlay / rel
     dest = scratch / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
