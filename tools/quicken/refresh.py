@@ -191,8 +191,8 @@ def format_mail(
 ) -> tuple[bytes, list[str]]:
     """The patch mail for ``commit`` and the overlay files it owns."""
     changed = g.changed_paths(parent, commit)
-    before = set(g("ls-tree", "-r", "--name-only", "--full-tree", parent).splitlines())
-    after = set(g("ls-tree", "-r", "--name-only", "--full-tree", commit).splitlines())
+    before, after = (set(filter(None, g("ls-tree", "-r", "-z", "--name-only", "--full-tree", rev,
+                                        strip=False).split("\0"))) for rev in (parent, commit))
     diffed_adds = {f.path for f in patch.files if f.added}
     owned = {p for p in overlay if p in after}
     for path in changed:

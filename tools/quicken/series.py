@@ -361,6 +361,17 @@ def unquote_path(name: str) -> str | None:
         return None
 
 
+def file_path(pf: unidiff.PatchedFile) -> str:
+    """The path of one of unidiff's files, unquoted (unidiff keeps git's C-style quotes)."""
+    return unquote_path(pf.path) or pf.path
+
+
+def diff_paths(diff: str) -> list[str]:
+    """The paths a git diff changes, from its ``diff --git`` headers (quoted or not)."""
+    found = (diff_header_paths(line) for line in diff.split("\n") if line.startswith("diff --git "))
+    return [names[1] for names in found if names is not None]
+
+
 def _quoted_token(text: str) -> tuple[str, str] | None:
     """The leading C-quoted token of ``text`` and the rest."""
     i = 1

@@ -60,6 +60,9 @@ def collect(cfg: Config) -> Status:
         dirty = wt.dirty()
         extra = wt.extra_commits(state) if wt.head() != state.tip else []
         parts = [f"at {wt.head()[:12]}"]
+        rebase = wt.rebase_in_progress()
+        if rebase is not None:
+            parts.append(f"REBASE IN PROGRESS: {rebase[0]} ({rebase[1]})")
         if dirty:
             parts.append(f"{len(dirty)} uncommitted change(s)")
         if extra:
@@ -96,7 +99,10 @@ def collect(cfg: Config) -> Status:
                     )
                     continue
                 current = _current_tree(cfg, slot.name)
-                if current not in (None, stamp.tree):
+                foreign = build.foreign_source(slot)
+                if foreign is not None:
+                    fresh = f"out of date (configured for {foreign})"
+                elif current not in (None, stamp.tree):
                     fresh = "out of date"
                 elif fixups is None:
                     fresh = "out of date (a fixup file is missing)"
