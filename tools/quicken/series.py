@@ -151,7 +151,7 @@ def check_path(path: str, where: str) -> None:
     if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
         raise SeriesError(f"{where}: absolute path {path!r} not allowed", _PATH_HINT)
     parts = PurePosixPath(path).parts
-    if ".." in parts or "\\" in path:
+    if ".." in parts or ".." in re.split(r"[\\/]", path):
         raise SeriesError(f"{where}: path {path!r} escapes the source tree", _PATH_HINT)
     if any(part == ".git" for part in parts):
         raise SeriesError(f"{where}: path {path!r} touches .git", "a patch may not change git's own files")
@@ -397,12 +397,15 @@ def diff_header_paths(header: str) -> tuple[str, str] | None:
         first, _, second = rest.partition(' "')
         second = '"' + second
     else:
-        # Unquoted names may hold spaces: "a/NAME b/NAME" splits where both halves name the same file.
-        if len(rest) % 2 == 0 or not rest.startswith("a/"):
-            return None
+        # Unquoted names may hold spaces: "a/NAME b/NAME" splits where both halves name the same
+        # file; two different names (a rename) split at their only " b/".
         half = len(rest) // 2
-        first, second = rest[:half], rest[half + 1 :]
-        if rest[half] != " " or first[2:] != second[2:]:
+        if len(rest) % 2 and rest[half] == " " and rest[:half][2:] == rest[half + 1 :][2:]:
+            first, second = rest[:half], rest[half + 1 :]
+        elif rest.count(" b/") == 1:
+            first, _, second = rest.partition(" b/")
+            second = "b/" + second
+        else:
             return None
     old, new = unquote_path(first), unquote_path(second)
     if old is None or new is None or not old.startswith("a/") or not new.startswith("b/"):
@@ -423,6 +426,8 @@ def _marker_path(line: str) -> str | None:
 
 def _check_hunks(path: Path, lines: list[str], first_line: int) -> None:
     """Every hunk holds as many lines as its header says; a short one is reported at its header."""
+    if lines and lines[-1] == "":
+        lines = lines[:-1]  # the end of the text, not an empty line
     i = 0
     while i < len(lines):
         m = _HUNK.match(lines[i])
