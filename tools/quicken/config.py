@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import os
 import re
 import sys
@@ -43,8 +44,7 @@ SCHEMA: dict[str, object] = {
     "regen-python": str,
     "regen": [{"name": str, "inputs": list, "outputs": list, "commands": list}],
 }
-_TYPE_NAMES: dict[object, str] = {str: "a string", int: "a whole number", float: "a number", list: "a list",
-                                  dict: "a table"}
+_TYPE_NAMES: dict[type, str] = {str: "a string", int: "a whole number", float: "a number"}
 
 
 @dataclass(frozen=True)
@@ -267,23 +267,17 @@ def load(root: Path) -> Config:
     return parse(root, data)
 
 
-def _kind(value: object, spec: object) -> bool:
-    """Whether a TOML value has the type ``spec`` names (a bool is not a number)."""
-    if isinstance(spec, dict):
-        return isinstance(value, dict)
-    if isinstance(spec, list):
-        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+def _kind(value: object, spec: type) -> bool:
+    """Whether a TOML value has the scalar type ``spec`` (a bool is not a number, an int is a float)."""
     if isinstance(value, bool):
         return spec is bool
-    if spec is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, spec) if isinstance(spec, type) else False
+    return isinstance(value, (int, float) if spec is float else spec)
 
 
 def check_schema(where: Path, data: dict[str, object], schema: dict[str, object], prefix: str = "") -> None:
     """Refuse keys ``schema`` does not know (naming the nearest known key) and values of the wrong type."""
     for key, value in data.items():
-        name = f"{prefix}{key}"
+        name = prefix + (key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key))
         if NAMES in schema:
             spec = schema[NAMES]
         elif key in schema:
@@ -295,18 +289,15 @@ def check_schema(where: Path, data: dict[str, object], schema: dict[str, object]
             raise ConfigError(f"{where}: unknown {what}",
                               f"did you mean {prefix}{near[0]}? (known: {known})" if near
                               else f"known here: {known}")
-        if not _kind(value, spec):
-            if isinstance(spec, list):
-                wanted = f"an array of tables ([[{name}]])"
-            else:
-                wanted = _TYPE_NAMES[dict if isinstance(spec, dict) else spec]  # type: ignore[index]
-            raise ConfigError(f"{where}: {name} must be {wanted}, not {type(value).__name__} {value!r:.40}",
-                              "see README.md, Configuration")
-        if isinstance(spec, dict):
-            check_schema(where, value, spec, f"{name}.")  # type: ignore[arg-type]
-        elif isinstance(spec, list):
-            for i, item in enumerate(value):  # type: ignore[arg-type]
-                check_schema(where, item, spec[0], f"{name}[{i}].")
+        if spec in (str, int, float) and not _kind(value, spec):  # tables and lists: parse() says more
+            raise ConfigError(f"{where}: {name} must be {_TYPE_NAMES[spec]}, not {type(value).__name__} "
+                              f"{value!r:.40}", "see README.md, Configuration")
+        if isinstance(spec, dict) and isinstance(value, dict):
+            check_schema(where, value, spec, f"{name}.")
+        elif isinstance(spec, list) and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    check_schema(where, item, spec[0], f"{name}[{i}].")
 
 
 def parse(root: Path, data: dict[str, object]) -> Config:

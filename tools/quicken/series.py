@@ -443,7 +443,10 @@ def _check_hunks(path: Path, lines: list[str], first_line: int) -> None:
             if kind == "\\":
                 i += 1
                 continue
-            if kind not in (" ", "-", "+", ""):
+            ended = kind is None or lines[i].startswith(("diff --git ", "@@ "))
+            if kind not in (" ", "-", "+", "") and not ended:
+                return  # a stray line inside the hunk: unidiff names it
+            if ended:
                 raise SeriesError(
                     f"{path}:{first_line + at}: malformed diff: hunk {m.group(0)} is shorter than its "
                     f"header says (ends at line {first_line + i})",
