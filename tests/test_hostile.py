@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import build, cli, config, series, status
+from quicken import build, cli, config, export, refresh, series, status
 from quicken.errors import ApplyError, BuildError, ConfigError, QuickenError, SeriesError
 from quicken.worktree import WorkTree
 
@@ -355,3 +355,31 @@ def test_real_git_format_patch_quotes_what_we_unquote(tmp_path: Path) -> None:
                          cwd=repo, capture_output=True, text=True, check=True).stdout
     headers = [ln for ln in out.split("\n") if ln.startswith("diff --git ")]
     assert sorted(series.diff_header_paths(h)[1] for h in headers) == sorted(ODD_NAMES)  # type: ignore[index]
+
+
+def test_odd_names_round_trip(applied: S.Project, tmp_path: Path,
+                              make_project: Callable[..., S.Project]) -> None:
+    """Whatever Quicken writes, Quicken reads: refresh --new, export, then apply of the exported mail."""
+    for i, name in enumerate(ODD_NAMES):
+        (applied.worktree / name).parent.mkdir(parents=True, exist_ok=True)
+        (applied.worktree / name).write_text(f"odd {i}\n")
+    applied.git("add", "-A")
+    applied.git("commit", "-q", "-m", "Add odd names")
+    refresh.run(applied.cfg(), new=True)
+    new = "0003-add-odd-names.patch"
+    assert sorted(series.parse_patch(applied.patches / new).overlay) == sorted(ODD_NAMES)
+    assert all((applied.overlay / name).read_text() == f"odd {i}\n" for i, name in enumerate(ODD_NAMES))
+    assert applied.apply().noop
+    ((_, mail),) = export.run(applied.cfg(), names=[new], force=True, output=tmp_path / "out")
+    assert sorted(f.path for f in series.parse_patch(mail).files) == sorted(ODD_NAMES)
+    am = git_am(mail.read_bytes(), tmp_path)
+    assert all((am / name).read_text() == f"odd {i}\n" for i, name in enumerate(ODD_NAMES))
+    fresh = make_project([S.Mail(new, mail.read_bytes())])
+    fresh.apply()
+    assert all((fresh.worktree / name).read_text() == f"odd {i}\n" for i, name in enumerate(ODD_NAMES))
+
+
+@pytest.mark.parametrize("name", [*ODD_NAMES, " lead", "new\nline", "plain/path.c"])
+def test_overlay_trailer_quoting_round_trips(name: str) -> None:
+    quoted = series.quote_path(name)
+    assert series.overlay_path(quoted) == name and "\n" not in quoted and quoted == quoted.strip()

@@ -38,7 +38,7 @@ from . import series as series_mod
 from .config import Config
 from .errors import ApplyError
 from .gitutil import Git, Identity
-from .series import Patch, Series
+from .series import Patch, Series, quote_path
 from .series import load as load_series
 from .worktree import PATCH_REFS, WorkTree
 
@@ -205,7 +205,7 @@ def format_mail(
         kept = [ln for ln in message.rstrip("\n").split("\n") if not ln.startswith("Quicken-Overlay:")]
         while kept and not kept[-1].strip():  # the blank line before an overlay-only trailer block
             kept.pop()
-        lines = [f"Quicken-Overlay: {p}" for p in sorted(owned)]
+        lines = [f"Quicken-Overlay: {quote_path(p)}" for p in sorted(owned)]
         has_trailers = any(t.key.lower() != "quicken-overlay" for t in patch.trailers)
         message = "\n".join(kept + ([] if has_trailers or not lines else [""]) + lines) + "\n"
     temp = g.commit_tree(tree, parent, message, patch.author)

@@ -58,7 +58,7 @@ from . import compare, export, validate
 from .config import Config
 from .errors import QuickenError, SeriesError
 from .gitutil import Git
-from .series import Patch, Series, file_path, parse_patch, read_series_file
+from .series import Patch, Series, file_path, overlay_path, parse_patch, read_series_file
 from .worktree import WorkTree
 
 if TYPE_CHECKING:
@@ -338,7 +338,7 @@ def check_overlay(cfg: Config, patch: Patch, owners: dict[str, list[str]]) -> Ch
     for trailer in patch.trailers:
         if trailer.key.lower() != "quicken-overlay":
             continue
-        rel = trailer.value
+        rel = overlay_path(trailer.value) or trailer.value
         at = f"{patch.path}:{trailer.line}"
         if not (cfg.overlay / rel).is_file():
             where.append(f"{at}: {rel}: no such file in {cfg.overlay}")

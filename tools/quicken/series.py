@@ -92,7 +92,7 @@ class Patch:
 
     @property
     def overlay(self) -> tuple[str, ...]:
-        return tuple(self.values("Quicken-Overlay"))
+        return tuple(overlay_path(v) or v for v in self.values("Quicken-Overlay"))
 
     @property
     def targets(self) -> list[str]:
@@ -170,7 +170,11 @@ def check_trailers(trailers: list[Trailer], where: str) -> None:
             raise SeriesError(f"{at}: Quicken-Upstream: {t.value!r} is not an issue (gh-N)",
                               "write Quicken-Upstream: gh-12345")
         elif key == "quicken-overlay":
-            check_path(t.value, at)
+            rel = overlay_path(t.value)
+            if rel is None:
+                raise SeriesError(f"{at}: Quicken-Overlay: {t.value!r} is an unreadable quoted path",
+                                  "quote a path as git does: \"Lib/tr ail \" (C escapes inside)")
+            check_path(rel, at)
 
 
 def threshold_value(value: str, where: str) -> float:
@@ -359,6 +363,28 @@ def unquote_path(name: str) -> str | None:
         return out.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def quote_path(path: str) -> str:
+    """``path`` as git quotes it where needed (and, for a trailer, where it starts or ends in a space)."""
+    raw = path.encode("utf-8", "surrogateescape")
+    reverse = {v: k for k, v in _C_ESCAPES.items()}
+    if not any(b < 32 or b == 127 or b in (34, 92) for b in raw) and path == path.strip() and path:
+        return path
+    out = []
+    for b in raw:
+        if b in reverse:
+            out.append("\\" + reverse[b])
+        elif b < 32 or b == 127:
+            out.append(f"\\{b:03o}")
+        else:
+            out.append(chr(b))
+    return '"' + bytes("".join(out), "latin-1").decode("utf-8", "surrogateescape") + '"'
+
+
+def overlay_path(value: str) -> str | None:
+    """The path of a ``Quicken-Overlay:`` value, which is quoted when it needs to be (see quote_path)."""
+    return unquote_path(value.strip())
 
 
 def file_path(pf: unidiff.PatchedFile) -> str:
@@ -585,7 +611,7 @@ def load(cfg: Config) -> Series:
             if trailer.key.lower() != "quicken-overlay":
                 continue
             where = f"{patch.path}:{trailer.line}"
-            rel = trailer.value
+            rel = overlay_path(trailer.value) or trailer.value
             check_path(rel, where)
             if rel in owner and owner[rel] == patch.name:
                 raise SeriesError(f"{where}: Quicken-Overlay: {rel} is listed twice (also at line "
