@@ -58,9 +58,10 @@ def collect(cfg: Config) -> Status:
     heads: dict[str, str] = {}
     if state is not None:
         dirty = wt.dirty()
-        extra = wt.extra_commits(state) if wt.head() != state.tip else []
-        parts = [f"at {wt.head()[:12]}"]
         rebase = wt.rebase_in_progress()
+        # During a rebase HEAD is on the new base: its commits are the rebase's, not work to refresh.
+        extra = wt.extra_commits(state) if wt.head() != state.tip and rebase is None else []
+        parts = [f"at {wt.head()[:12]}"]
         if rebase is not None:
             parts.append(f"REBASE IN PROGRESS: {rebase[0]} ({rebase[1]})")
         if dirty:
