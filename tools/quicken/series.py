@@ -48,7 +48,7 @@ _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _CHARSET = re.compile(rb"^content-type:.*?charset=\"?([A-Za-z0-9_.:-]+)", re.I | re.M)
 _TRANSFER = re.compile(rb"^content-transfer-encoding:\s*(\S+)", re.I | re.M)
 _THRESHOLD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
-_UPSTREAM = re.compile(r"^(?:gh-|GH-|#|https://github\.com/python/cpython/issues/)?(\d+)$")
+UPSTREAM_ISSUE = re.compile(r"^(?:gh-|GH-|#|https://github\.com/python/cpython/issues/)?(\d+)$")
 MAGIC_VALUES = ("bumped", "unchanged")
 _C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
@@ -166,7 +166,7 @@ def check_trailers(trailers: list[Trailer], where: str) -> None:
         elif key == "quicken-magic" and t.value.strip() not in MAGIC_VALUES:
             raise SeriesError(f"{at}: Quicken-Magic: {t.value!r} is neither {' nor '.join(MAGIC_VALUES)}",
                               "write Quicken-Magic: bumped or Quicken-Magic: unchanged")
-        elif key == "quicken-upstream" and not _UPSTREAM.match(t.value.strip()):
+        elif key == "quicken-upstream" and not UPSTREAM_ISSUE.match(t.value.strip()):
             raise SeriesError(f"{at}: Quicken-Upstream: {t.value!r} is not an issue (gh-N)",
                               "write Quicken-Upstream: gh-12345")
         elif key == "quicken-overlay":
