@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import apply, config, rebase, refresh
+from quicken import apply, config, rebase, refresh, status
 from quicken.errors import ApplyError, DirtyTreeError, QuickenError
 from quicken.series import load as load_series
 
@@ -144,6 +144,9 @@ def test_conflict_stops_with_git_conflicts_then_continue(
         with pytest.raises(ApplyError, match=r"stopped at 0001-count-calls-in-ceval\.patch") as err:
             call()
         assert "quicken rebase --continue" in (err.value.hint or "")
+    shown = status.collect(applied.cfg()).worktree_state  # status says so, and how to go on
+    assert "REBASE IN PROGRESS: " in shown and "stopped at 0001-count-calls-in-ceval.patch" in shown
+    assert "--continue" in shown and "--abort" in shown and "to refresh" not in shown
     with pytest.raises(QuickenError, match="still unmerged"):
         rebase.cont(applied.cfg())
     # resolve: keep upstream's 55 and the patch's include

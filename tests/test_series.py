@@ -136,8 +136,12 @@ def test_truncated_hunk(applied: S.Project) -> None:
     text = path.read_text()
     cut = text.index(" inst(STORE_FAST) {")
     path.write_text(text[:cut])
-    line = _line(path, "diff --git")
-    assert refuse(applied).message == f"{path}:{line}: malformed diff: Hunk is shorter than expected"
+    line = _line(path, "@@ ")
+    end = path.read_text().count("\n") + 1
+    assert refuse(applied).message == (
+        f"{path}:{line}: malformed diff: hunk @@ -8,6 +8,10 @@ is shorter than its header says "
+        f"(ends at line {end})"
+    )
 
 
 def test_not_utf8(applied: S.Project) -> None:

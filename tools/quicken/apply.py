@@ -25,7 +25,7 @@ from . import regen, source
 from .config import Config
 from .errors import ApplyError, DirtyTreeError, QuickenError
 from .gitutil import PIN_IDENTITY, Git, Identity, init_repo
-from .series import Patch, Series
+from .series import Patch, Series, check_overlay_file, diff_paths, file_path
 from .series import load as load_series
 from .worktree import BRANCH, PATCH_REFS, PatchState, State, WorkTree, pin_tag, write_state
 
@@ -83,6 +83,7 @@ def pristine_commit(cfg: Config, g: Git) -> str | None:
 
 
 def _write_overlay_file(cfg: Config, scratch: Path, rel: str) -> None:
+    check_overlay_file(cfg, rel)  # again: a link made since the series was read is not followed either
     src = cfg.overlay / rel
     dest = scratch / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,7 @@ def apply_series(
                 if not text.strip():
                     continue
                 _git_apply(scratch, extra.diff_file, patch, text, cfg, extra.what)
-                changed += [pf.path for pf in unidiff.PatchSet(text)]
+                changed += diff_paths(text)
             regen.regenerate(cfg, scratch, sorted(set(changed)), cache, report)
             tree = scratch("write-tree")
             parent = scratch.commit_tree(tree, parent, patch.message, patch.author)
@@ -166,13 +167,14 @@ def diagnose(root: Path, diff: str) -> str | None:
     except unidiff.UnidiffParseError:
         return None
     for pf in patchset:
-        path = root / pf.path
+        name = file_path(pf)
+        path = root / name
         if pf.is_added_file:
             if path.exists():
-                return f"{pf.path}: already exists"
+                return f"{name}: already exists"
             continue
         if not path.is_file():
-            return f"{pf.path}: no such file"
+            return f"{name}: no such file"
         lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
         for hunk in pf:
             old = [ln.value.rstrip("\n") for ln in hunk if ln.is_context or ln.is_removed]
@@ -188,10 +190,10 @@ def diagnose(root: Path, diff: str) -> str | None:
                 have = lines[at + offset] if at + offset < len(lines) else "<end of file>"
                 if have != want:
                     return (
-                        f"{pf.path} hunk {header}: line {at + offset + 1} expected {want.strip()!r}, "
+                        f"{name} hunk {header}: line {at + offset + 1} expected {want.strip()!r}, "
                         f"found {have.strip()!r}"
                     )
-            return f"{pf.path} hunk {header}: context not found"
+            return f"{name} hunk {header}: context not found"
     return None
 
 
@@ -283,6 +285,8 @@ def run(
             "move it away, or set paths.worktree in quicken.toml",
         )
     with wt.lock():
+        for stale in wt.clean_temporaries():
+            report(f"removed {stale.name}, left by an interrupted apply")
         if not wt.exists:
             return _first_apply(cfg, series, source_path, report)
         wt.check_no_rebase()

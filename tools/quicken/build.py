@@ -156,6 +156,24 @@ def slots(cfg: Config, config_name: str) -> list[Path]:
     return sorted(path for path in base.iterdir() if path.is_dir()) if base.is_dir() else []
 
 
+def configured_source(obj: Path) -> Path | None:
+    """The source directory ``obj/Makefile`` was configured for (its ``srcdir`` line)."""
+    try:
+        text = (obj / "Makefile").read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r"^srcdir\s*=\s*(.*?)\s*$", text, re.M)
+    return Path(m.group(1)) if m and os.path.isabs(m.group(1)) else None
+
+
+def foreign_source(slot: Path) -> Path | None:
+    """The other source directory this slot's build was configured for (a copied or moved project)."""
+    configured = configured_source(slot / "obj")
+    if configured is None or os.path.realpath(configured) == os.path.realpath(slot / "src"):
+        return None
+    return configured
+
+
 def find_built(cfg: Config, bc: BuildConfig, tree: str) -> Path | None:
     """Any slot of this configuration whose last build is exactly ``tree`` (with its fixups)."""
     fixups = bc.fixup_idents
@@ -167,6 +185,7 @@ def find_built(cfg: Config, bc: BuildConfig, tree: str) -> Path | None:
             and stamp.configure == list(bc.configure)
             and stamp.fixups == fixups
             and (slot / "obj" / "python").exists()
+            and foreign_source(slot) is None
         ):
             return slot
     return None
@@ -294,16 +313,47 @@ def _run_logged(
         return proc.wait()
 
 
-def failure(what: str, log: Path) -> BuildError:
+def missing_compiler(obj: Path | None, env: dict[str, str] | None) -> str | None:
+    """The compiler command (``ccache gcc``) whose program is not on PATH, if any.
+
+    It is the ``CC`` of the environment, of the Makefile, or of configure's
+    cache (``config.cache`` keeps the ``CC`` of the first configure).
+    """
+    candidates = [(env or {}).get("CC", "")]
+    sources = (("Makefile", r"^CC=\s*(.*?)\s*$"), ("config.cache", r"^ac_cv_prog_CC=\$?\{?'?([^'}]*)"))
+    for name, pattern in sources:
+        try:
+            text = (obj / name).read_text(errors="replace") if obj is not None else ""
+        except OSError:
+            continue
+        m = re.search(pattern, text, re.M)
+        if m:
+            candidates.append(m.group(1))
+    path = (env or {}).get("PATH")
+    for command in candidates:
+        words = command.split()
+        if words and shutil.which(words[0], path=path) is None:
+            return command
+    return None
+
+
+def failure(what: str, log: Path, obj: Path | None = None, env: dict[str, str] | None = None) -> BuildError:
     lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
     errors = [ln for ln in lines if re.search(r"\berror\b|Error \d|No such file", ln)]
     hint = f"full log: {log}"
+    detail = (errors or lines or ["no output"])[-12:]
+    compiler = missing_compiler(obj, env)
+    if compiler is not None:
+        program = compiler.split()[0]
+        err = BuildError(f"{what} failed: the compiler CC={compiler!r} needs {program}, which is not on PATH",
+                         f"install {program}, or remove {obj} to configure without it; {hint}")
+        err.details = detail
+        return err
     for ln in errors:
         m = re.search(r"fatal error: ([\w./+-]+\.h): No such file", ln)
         if m and m.group(1) in HEADER_PACKAGES:
             hint = f"install the build dependency: apt-get install {HEADER_PACKAGES[m.group(1)]}; {hint}"
             break
-    detail = (errors or lines or ["no output"])[-12:]
     err = BuildError(f"{what} failed: {(errors or lines or ['no output'])[0].strip()}", hint)
     err.details = detail
     return err
@@ -363,6 +413,7 @@ def build_one(
         or previous.configure != configure
         or previous.scheme != SCHEME
         or not (obj / "Makefile").is_file()
+        or foreign_source(slot) is not None
     ):
         shutil.rmtree(obj, ignore_errors=True)
         obj.mkdir(parents=True)
@@ -374,7 +425,7 @@ def build_one(
             [str(slot / "src" / "configure"), "-C", *configure], obj, env, log, lambda _: None
         )
         if status != 0:
-            raise failure(f"{label}: configure", log)
+            raise failure(f"{label}: configure", log, obj, env)
     for target_obj in stale_objects(obj):
         target_obj.unlink(missing_ok=True)
     jobs = cfg.job_count
@@ -392,7 +443,7 @@ def build_one(
     say("make")
     status = _run_logged(["make", f"-j{jobs}"], obj, env, log, on_line)
     if status != 0:
-        raise failure(f"{label}: make", log)
+        raise failure(f"{label}: make", log, obj, env)
     python = obj / "python"
     if not python.exists():
         raise BuildError(f"{label}: make succeeded but {python} is missing", f"full log: {log}")

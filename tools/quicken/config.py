@@ -9,7 +9,9 @@ source providers to try, the build configurations and the regeneration rules
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
 import os
 import re
 import sys
@@ -23,6 +25,26 @@ CONFIG_NAME = "quicken.toml"
 DEFAULT_PROVIDERS = ("cache", "path", "url", "git", "debian")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)((?:a|b|rc)\d+)?$")
+
+NAMES = "<name>"  # in SCHEMA: a table whose keys the user chooses (build configuration names)
+
+#: Every key quicken.toml may hold, with its type.  A dict is a table with
+#: these keys, ``[dict]`` an array of such tables, ``{NAMES: type}`` a table
+#: of user-chosen names.  Unknown keys are refused (naming the nearest known
+#: one); values of the wrong type too.  Extend it here, and parse() below.
+SCHEMA: dict[str, object] = {
+    "pin": {"version": str, "sha256": str, "git-tag": str, "git-commit": str},
+    "paths": {"worktree": str, "builds": str, "cache": str, "patches": str, "overlay": str,
+              "benchmarks": str, "differential": str},
+    "sources": {"providers": list, "path": str, "url": str, "git": str, "timeout": float,
+                "debian-package": str},
+    "build": {"default": str, "jobs": int, "configs": {NAMES: list}, "fixups": {NAMES: list}},
+    "validate": {"threshold": float, "max-wall-slowdown": float, "max-instruction-slowdown": float,
+                 "suite": str},
+    "regen-python": str,
+    "regen": [{"name": str, "inputs": list, "outputs": list, "commands": list}],
+}
+_TYPE_NAMES: dict[type, str] = {str: "a string", int: "a whole number", float: "a number"}
 
 
 @dataclass(frozen=True)
@@ -229,16 +251,59 @@ def default_cache_dir() -> Path:
 def load(root: Path) -> Config:
     path = root / CONFIG_NAME
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: not found") from None
+        raise ConfigError(f"{path}: not found", "run quicken in a Quicken project, or pass -C DIR") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}", "make quicken.toml a readable file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text", "TOML files are UTF-8; re-encode it") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{path}: {exc}", "fix the TOML syntax at that line") from None
     return parse(root, data)
+
+
+def _kind(value: object, spec: type) -> bool:
+    """Whether a TOML value has the scalar type ``spec`` (a bool is not a number, an int is a float)."""
+    if isinstance(value, bool):
+        return spec is bool
+    return isinstance(value, (int, float) if spec is float else spec)
+
+
+def check_schema(where: Path, data: dict[str, object], schema: dict[str, object], prefix: str = "") -> None:
+    """Refuse keys ``schema`` does not know (naming the nearest known key) and values of the wrong type."""
+    for key, value in data.items():
+        name = prefix + (key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key))
+        if NAMES in schema:
+            spec = schema[NAMES]
+        elif key in schema:
+            spec = schema[key]
+        else:
+            what = f"table [{name}]" if isinstance(value, dict) else f"key {name}"
+            near = difflib.get_close_matches(key, list(schema), n=1, cutoff=0.6)
+            known = ", ".join(schema)
+            raise ConfigError(f"{where}: unknown {what}",
+                              f"did you mean {prefix}{near[0]}? (known: {known})" if near
+                              else f"known here: {known}")
+        if spec in (str, int, float) and not _kind(value, spec):  # tables and lists: parse() says more
+            raise ConfigError(f"{where}: {name} must be {_TYPE_NAMES[spec]}, not {type(value).__name__} "
+                              f"{value!r:.40}", "see README.md, Configuration")
+        if isinstance(spec, dict) and isinstance(value, dict):
+            check_schema(where, value, spec, f"{name}.")
+        elif isinstance(spec, list) and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    check_schema(where, item, spec[0], f"{name}[{i}].")
 
 
 def parse(root: Path, data: dict[str, object]) -> Config:
     where = root / CONFIG_NAME
+    check_schema(where, data, SCHEMA)
 
     def table(name: str) -> dict[str, object]:
         value = data.get(name, {})

@@ -68,7 +68,7 @@ from . import calibrate, compare, regen, validate, verify
 from .config import Config
 from .errors import ApplyError, QuickenError
 from .gitutil import Git, init_repo
-from .series import Patch, Series
+from .series import UPSTREAM_ISSUE, Patch, Series
 from .series import load as load_series
 from .worktree import WorkTree
 
@@ -90,7 +90,6 @@ DEFAULT_SECTION = "Core and Builtins"
 MIN_GH_ISSUE = 32426
 NEWS_DIR = "Misc/NEWS.d/next/"
 DEFAULT_OUTPUT = "exported"
-_ISSUE = re.compile(r"^(?:gh-|GH-|#|https://github\.com/python/cpython/issues/)?(\d+)$")
 _NAUGHTY = ("- ", "issue #", "bpo-", "gh-")
 
 
@@ -141,7 +140,7 @@ def issue_number(patch: Patch) -> int | None:
     value = patch.upstream
     if not value:
         return None
-    m = _ISSUE.match(value.strip())
+    m = UPSTREAM_ISSUE.match(value.strip())
     return int(m.group(1)) if m else None
 
 

@@ -58,7 +58,7 @@ from .config import Config, Pin
 from .errors import ApplyError, DirtyTreeError, QuickenError, SourceError
 from .gitutil import Git
 from .refresh import format_mail
-from .series import Patch, Series
+from .series import Patch, Series, file_path
 from .series import load as load_series
 from .worktree import BRANCH, PATCH_REFS, REBASE_DIR, WorkTree
 
@@ -639,7 +639,7 @@ def _failing_hunks(ctx: Ctx, patch: Patch, parent: str) -> list[str]:
     for pf in patchset:
         if pf.is_added_file:
             continue
-        status, text, _ = ctx.g.run("show", f"{parent}:{pf.path}", strip=False)
+        status, text, _ = ctx.g.run("show", f"{parent}:{file_path(pf)}", strip=False)
         lines = text.splitlines() if status == 0 else []
         for hunk in pf:
             old = [ln.value.rstrip("\n") for ln in hunk if ln.is_context or ln.is_removed]
@@ -648,7 +648,7 @@ def _failing_hunks(ctx: Ctx, patch: Patch, parent: str) -> list[str]:
                           f"+{hunk.target_start},{hunk.target_length} @@")
                 if hunk.section_header:
                     header += f" {hunk.section_header}"
-                found.append(f"{pf.path} {header}" + ("" if status == 0 else " (file missing)"))
+                found.append(f"{file_path(pf)} {header}" + ("" if status == 0 else " (file missing)"))
     return found
 
 

@@ -38,7 +38,7 @@ from . import series as series_mod
 from .config import Config
 from .errors import ApplyError
 from .gitutil import Git, Identity
-from .series import Patch, Series
+from .series import Patch, Series, quote_path
 from .series import load as load_series
 from .worktree import PATCH_REFS, WorkTree
 
@@ -191,8 +191,8 @@ def format_mail(
 ) -> tuple[bytes, list[str]]:
     """The patch mail for ``commit`` and the overlay files it owns."""
     changed = g.changed_paths(parent, commit)
-    before = set(g("ls-tree", "-r", "--name-only", "--full-tree", parent).splitlines())
-    after = set(g("ls-tree", "-r", "--name-only", "--full-tree", commit).splitlines())
+    before, after = (set(filter(None, g("ls-tree", "-r", "-z", "--name-only", "--full-tree", rev,
+                                        strip=False).split("\0"))) for rev in (parent, commit))
     diffed_adds = {f.path for f in patch.files if f.added}
     owned = {p for p in overlay if p in after}
     for path in changed:
@@ -205,7 +205,7 @@ def format_mail(
         kept = [ln for ln in message.rstrip("\n").split("\n") if not ln.startswith("Quicken-Overlay:")]
         while kept and not kept[-1].strip():  # the blank line before an overlay-only trailer block
             kept.pop()
-        lines = [f"Quicken-Overlay: {p}" for p in sorted(owned)]
+        lines = [f"Quicken-Overlay: {quote_path(p)}" for p in sorted(owned)]
         has_trailers = any(t.key.lower() != "quicken-overlay" for t in patch.trailers)
         message = "\n".join(kept + ([] if has_trailers or not lines else [""]) + lines) + "\n"
     temp = g.commit_tree(tree, parent, message, patch.author)

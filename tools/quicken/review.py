@@ -59,7 +59,7 @@ from . import compare, export, validate, verify
 from .config import Config
 from .errors import QuickenError, SeriesError
 from .gitutil import Git
-from .series import Patch, Series, parse_patch, read_series_file
+from .series import Patch, Series, file_path, overlay_path, parse_patch, read_series_file
 from .worktree import WorkTree
 
 if TYPE_CHECKING:
@@ -339,7 +339,7 @@ def check_overlay(cfg: Config, patch: Patch, owners: dict[str, list[str]]) -> Ch
     for trailer in patch.trailers:
         if trailer.key.lower() != "quicken-overlay":
             continue
-        rel = trailer.value
+        rel = overlay_path(trailer.value) or trailer.value
         at = f"{patch.path}:{trailer.line}"
         if not (cfg.overlay / rel).is_file():
             where.append(f"{at}: {rel}: no such file in {cfg.overlay}")
@@ -510,20 +510,20 @@ def file_diffs(cfg: Config, patchset: unidiff.PatchSet, owned: set[str]) -> list
         sections = sorted({h.section_header.strip() for h in pf
                            if _FUNCTION_HEADER.match(h.section_header or "")
                            and not h.section_header.startswith("dummy_func(")})
-        out.append(FileDiff(pf.path, classify(cfg, pf.path, owned), pf.added, pf.removed, status, hunks,
-                            sections))
+        name = file_path(pf)
+        out.append(FileDiff(name, classify(cfg, name, owned), pf.added, pf.removed, status, hunks, sections))
     return out
 
 
 def added_c_lines(cfg: Config, patchset: unidiff.PatchSet) -> list[tuple[str, int, str]]:
     lines: list[tuple[str, int, str]] = []
     for pf in patchset:
-        if not pf.path.endswith(C_SUFFIXES) or cfg.is_generated(pf.path):
+        if not pf.path.endswith(C_SUFFIXES) or cfg.is_generated(file_path(pf)):
             continue
         for hunk in pf:
             for line in hunk:
                 if line.is_added:
-                    lines.append((pf.path, line.target_line_no, line.value.rstrip("\n")))
+                    lines.append((file_path(pf), line.target_line_no, line.value.rstrip("\n")))
     return lines
 
 

@@ -59,8 +59,12 @@ def collect(cfg: Config) -> Status:
     heads: dict[str, str] = {}
     if state is not None:
         dirty = wt.dirty()
-        extra = wt.extra_commits(state) if wt.head() != state.tip else []
+        rebase = wt.rebase_in_progress()
+        # During a rebase HEAD is on the new base: its commits are the rebase's, not work to refresh.
+        extra = wt.extra_commits(state) if wt.head() != state.tip and rebase is None else []
         parts = [f"at {wt.head()[:12]}"]
+        if rebase is not None:
+            parts.append(f"REBASE IN PROGRESS: {rebase[0]} ({rebase[1]})")
         if dirty:
             parts.append(f"{len(dirty)} uncommitted change(s)")
         if extra:
@@ -100,7 +104,10 @@ def collect(cfg: Config) -> Status:
                     )
                     continue
                 current = _current_tree(cfg, slot.name)
-                if current not in (None, stamp.tree):
+                foreign = build.foreign_source(slot)
+                if foreign is not None:
+                    fresh = f"out of date (configured for {foreign})"
+                elif current not in (None, stamp.tree):
                     fresh = "out of date"
                 elif fixups is None:
                     fresh = "out of date (a fixup file is missing)"

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -153,12 +152,8 @@ def _recorded_base_moved(cfg: Config, series: Series, patch: Patch, record: dict
 def thresholds(cfg: Config, patch: Patch) -> gate.Thresholds:
     settings = cfg.validate
     threshold = settings.threshold
-    declared = patch.value("Quicken-Threshold")
-    if declared is not None:
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", declared)
-        if not m:
-            raise QuickenError(f"{patch.path}: Quicken-Threshold: {declared!r} is not a percentage like 15%")
-        threshold = float(m.group(1)) / 100
+    if patch.threshold is not None:
+        threshold = patch.threshold
     return gate.Thresholds(
         min_target_speedup=threshold,
         min_target_instruction_reduction=threshold,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -86,8 +87,36 @@ class WorkTree:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ApplyError(f"{self.path}: another quicken command is using this work tree") from None
+                raise ApplyError(
+                    f"{self.path}: another quicken command is using this work tree",
+                    f"wait for it to finish (fuser {lock_dir / name} shows which process holds it)",
+                ) from None
             yield
+
+    def temporaries(self) -> list[Path]:
+        """Trees a first ``apply`` builds aside before renaming them into place."""
+        return sorted(self.path.parent.glob(f".{self.path.name}.new-*"))
+
+    def clean_temporaries(self) -> list[Path]:
+        """Remove temporary trees left by a killed first ``apply``, unless one may still be running.
+
+        A first apply holds the lock file beside the work tree while its
+        temporary exists; call this while holding :meth:`lock`.
+        """
+        stale = self.temporaries()
+        if not stale:
+            return []
+        if self.exists:  # our lock is the repository's: make sure no first apply holds the other one
+            lock_file = self.path.parent / f".{self.path.name}.lock"
+            with open(lock_file, "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return []
+                _remove_trees(stale)
+        else:
+            _remove_trees(stale)
+        return stale
 
     def require_applied(self, state: State, digest: str, hint: str) -> None:
         """Refuse when patches/ or the overlay changed since the work tree was made."""
@@ -112,24 +141,38 @@ class WorkTree:
         out = g("rev-list", "--first-parent", f"{state.tip}..HEAD")
         return out.split() if out else []
 
-    def check_no_rebase(self) -> None:
-        """Refuse while ``quicken rebase`` is unfinished (stopped, or killed midway)."""
+    def rebase_in_progress(self) -> tuple[str, str] | None:
+        """(message, hint) of an unfinished ``quicken rebase`` (stopped, or killed midway), or None."""
         path = self.meta / REBASE_DIR / "state.json"
         if not path.is_file():
-            return
+            return None
+        generic = "an unfinished quicken rebase", "quicken rebase --continue, --skip or --abort"
         try:
             data = json.loads(path.read_text())
             message, hint = str(data["message"]), str(data["hint"])
         except (OSError, ValueError, KeyError, TypeError):
-            message = "an unfinished quicken rebase"
-            hint = "quicken rebase --continue, --skip or --abort"
-        raise ApplyError(f"{self.path}: {message}", hint)
+            return generic
+        if "--continue" not in hint or "--abort" not in hint:
+            hint = f"{hint}; {generic[1]}"
+        return message, hint
+
+    def check_no_rebase(self) -> None:
+        """Refuse while ``quicken rebase`` is unfinished (stopped, or killed midway)."""
+        found = self.rebase_in_progress()
+        if found is not None:
+            raise ApplyError(f"{self.path}: {found[0]}", found[1])
 
     def head_off_series(self, state: State) -> bool:
         """HEAD is not a descendant of the recorded tip (history rewritten)."""
         g = self.repo()
         status, _, _ = g.run("merge-base", "--is-ancestor", state.tip, "HEAD")
         return status != 0
+
+
+def _remove_trees(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def write_state(meta: Path, state: State) -> None:
