@@ -145,13 +145,17 @@ def test_a_failed_verification_is_recorded_and_refused(make_project, two_patches
 
 
 def test_generated_programs_compile_and_are_deterministic() -> None:
-    from hypothesis import find, settings
+    from hypothesis import given, settings
 
-    cases = find(fuzz.strategies(), lambda cs: len(cs) >= 5,
-                 settings=settings(database=None, max_examples=500))
-    source = fuzz.program(cases)
-    compile(source, "case.py", "exec")
-    assert fuzz.program(cases) == source
+    @settings(database=None, max_examples=40, deadline=None)
+    @given(fuzz.strategies())
+    def check(cases: list[fuzz.Case]) -> None:
+        source = fuzz.program(cases)
+        compile(source, "case.py", "exec")
+        assert fuzz.program(cases) == source
+        assert source.count("\ndef f") == len(cases)
+
+    check()
 
 
 FAKE_FUZZ = """#!{python}
