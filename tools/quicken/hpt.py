@@ -159,7 +159,9 @@ class HptResult:
     def describe(self) -> str:
         parts = [f"{self.reliability:.2%} likely that head is faster ({self.benchmarks} benchmarks)"]
         for conf, s in self.bounds.items():
-            if s is not None:
+            if s is None:
+                parts.append(f"no {conf:.0%} bound")
+            else:
                 parts.append(f"{conf:.0%} sure of {'a speedup' if s >= 1 else 'at worst'} {s:.3f}x")
         return "; ".join(parts)
 
