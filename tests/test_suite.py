@@ -113,7 +113,6 @@ def test_resolve_comma_list_accepts_bm_prefix(project: tuple[Path, Path]) -> Non
         ("nosuch", "unknown suite or benchmark 'nosuch'"),
         ("alpha,nosuch", "unknown suite or benchmark 'nosuch'"),
         ("alpha,alpha", "listed twice"),
-        ("needy", "needs third-party packages: somepkg==1.0"),
         ("", "empty benchmark selection"),
     ],
 )
@@ -123,6 +122,22 @@ def test_resolve_errors(project: tuple[Path, Path], spec: str, fragment: str) ->
         S.resolve(spec, S.load_suites(path), pyperformance_dir=fake)
     assert fragment in info.value.message
     assert isinstance(info.value, QuickenError)
+
+
+def test_third_party_benchmarks_go_to_pyperformances_runner(project: tuple[Path, Path]) -> None:
+    path, fake = project
+    with path.open("a") as fp:
+        fp.write('[suites.web]\nrunner = "pyperformance"\npyperformance = ["needy", "default"]\n'
+                 '[suites.curated]\nmicro = []\npyperformance = ["needy"]\n')
+    config = S.load_suites(path)
+    chosen = S.resolve("alpha,needy", config, pyperformance_dir=fake)
+    assert [b.name for b in chosen.benchmarks] == ["alpha"] and chosen.selection == ("needy",)
+    web = S.resolve("web", config, pyperformance_dir=fake)
+    assert web.benchmarks == () and web.selection == ("needy", "default")
+    mixed = S.resolve("beta,web,needy", config, pyperformance_dir=fake)
+    assert [b.name for b in mixed.benchmarks] == ["beta"] and mixed.selection == ("needy", "default")
+    with pytest.raises(S.SuiteError, match="third-party"):
+        S.resolve("curated", config, pyperformance_dir=fake)
 
 
 def test_unknown_suite_hint_lists_choices(project: tuple[Path, Path]) -> None:

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pyperf
 
-from . import build, compare, measure, suite
+from . import build, compare, hpt, measure, suite
+from . import pyperformance_suite as runner
 from . import pystats as pystats_mod
 from .config import Config
 from .errors import QuickenError
@@ -77,6 +78,11 @@ class BenchResult:
     pystats: Path | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    memory: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (base, head) max RSS
+    hpt: hpt.HptResult | None = None
+    hpt_headline: hpt.HptResult | None = None  # over the web-shaped benchmarks only
+    failures: dict[str, str] = field(default_factory=dict)  # benchmark -> why it has no result
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> 95 % CI of the ratio
 
 
 def _side(
@@ -278,14 +284,37 @@ def run(
     out = (output or cfg.root / "results" / name).resolve()
     out.mkdir(parents=True, exist_ok=True)
     result = BenchResult(out, chosen.name, mode, None)
+    suite_run: runner.SuiteRun | None = None
+    if chosen.selection and mode != "pystats":
+        sides = [runner.SideSpec(s.label, s.python, runner.venv_home(cfg.cache, s.tree, s.configure), s.tree,
+                                 s.configure) for s in (base, head)]
+        runner_options = chosen.runner_pyperf.updated(**dict(overrides or {}))
+        suite_run = runner.run(chosen.selection, sides[0], sides[1], out, wall=mode in ("wall", "both"),
+                               fast=runner_options.fast, rigorous=runner_options.rigorous, report=report)
+        result.failures.update(suite_run.failures)
+        result.memory = runner.memory_ratios(suite_run.base_memory, suite_run.head_memory)
     if mode in ("instructions", "both"):
         bc = cfg.build_config(side_config)
+        cache = measure.count_cache(cfg.builds, bc.name)
         counted = instructions(chosen.benchmarks, base, head, pyperf_dir, out, instruction_loops, report,
-                               cache=measure.count_cache(cfg.builds, bc.name), jobs=cfg.job_count)
+                               cache=cache, jobs=cfg.job_count) if chosen.benchmarks else {}
+        if suite_run is not None:
+            counted.update(runner_instructions(suite_run, base, head, out, instruction_loops, report, cache,
+                                               cfg.job_count, result.failures))
         result.instructions = {name: (b.per_loop, h.per_loop) for name, (b, h) in counted.items()}
         result.function_shifts = {name: measure.function_shifts(b, h) for name, (b, h) in counted.items()}
     if mode in ("wall", "both"):
-        base_json, head_json = wall(chosen.benchmarks, base, head, pyperf_dir, options, out, report)
+        parts: list[tuple[Path, Path]] = []
+        if chosen.benchmarks:
+            parts.append(wall(chosen.benchmarks, base, head, pyperf_dir, options, out, report))
+        if suite_run is not None and suite_run.base_json and suite_run.head_json:
+            parts.append((suite_run.base_json, suite_run.head_json))
+        if not parts:
+            raise QuickenError(f"no benchmark ran on both sides: {', '.join(sorted(result.failures))}",
+                               f"reasons in {out / 'report.md'}")
+        base_json = suite.merge_results([p[0] for p in parts], out / "base.json")
+        head_json = suite.merge_results([p[1] for p in parts], out / "head.json")
+        _add_hpt(result, base_json, head_json)
         result.comparison = compare.compare_files(
             base_json, head_json, base_label=base.label, head_label=head.label,
             base_instructions={k: v[0] for k, v in result.instructions.items()} or None,
@@ -302,6 +331,65 @@ def run(
     result.seconds = time.monotonic() - start
     write_report(result, base, head)
     return result
+
+
+def runner_instructions(
+    suite_run: runner.SuiteRun,
+    base: Side,
+    head: Side,
+    out: Path,
+    loops: int | None,
+    report: Report,
+    cache: measure.CountCache | None,
+    jobs: int,
+    failures: dict[str, str],
+) -> dict[str, tuple[measure.InstructionCount, measure.InstructionCount]]:
+    """Callgrind counts of the benchmarks pyperformance's runner installed: its command, in its venv."""
+    n = loops if loops is not None else measure.DEFAULT_LOOPS["pyperformance"]
+    tasks = [(name, side_name, side) for name in suite_run.done
+             for side_name, side in (("base", base), ("head", head))]
+
+    def one(task: tuple[str, str, Side]) -> measure.InstructionCount | str:
+        name, side_name, side = task
+        command = suite_run.commands[name][side_name]
+        bench_ = runner.as_benchmark(name, command)
+        key = (measure.CountCache.key(side.tree, side.configure, bench_, n)
+               + f"|venv {runner.venv_name(command)}")
+        try:
+            count, cached = measure.cached_count(cache, key, lambda: measure.count_instructions(
+                bench_, side.python, Path(), out / "callgrind" / side_name, loops=n,
+                command_for=lambda k: runner.worker_command(command, k)))
+        except QuickenError as exc:
+            return f"instructions on {side.label}: {exc.message}"
+        report(f"instructions {name} on {side.label}{' (cached)' if cached else ''}: {count.per_loop:,}/loop")
+        return count
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(one, tasks))
+    counts: dict[str, dict[str, measure.InstructionCount]] = {"base": {}, "head": {}}
+    for (name, side_name, _), got in zip(tasks, results, strict=True):
+        if isinstance(got, str):
+            failures.setdefault(name, got)
+        else:
+            counts[side_name][name] = got
+    for side_name in ("base", "head"):
+        measure.save_counts(out / f"instructions-pyperformance-{side_name}.json", counts[side_name])
+    return {name: (counts["base"][name], counts["head"][name]) for name in counts["base"]
+            if name in counts["head"]}
+
+
+def _add_hpt(result: BenchResult, base_json: Path, head_json: Path) -> None:
+    """HPT reliability over every benchmark and over the web-shaped ones; 95 % intervals of the ratios."""
+    b, h = compare.load_results(base_json), compare.load_results(head_json)
+    pairs = hpt.pairs_from_suites(b, h)
+    pairs = {k: v for k, v in pairs.items() if b.get_benchmark(k).get_unit() == "second"}
+    result.hpt = hpt.hpt(pairs)
+    web = {k: v for k, v in pairs.items() if k in runner.headline(list(pairs))}
+    result.hpt_headline = hpt.hpt(web) if len(web) >= 2 else None
+    for name in pairs:
+        interval = compare.ratio_interval(b.get_benchmark(name), h.get_benchmark(name))
+        if interval is not None:
+            result.intervals[name] = interval
 
 
 def _slug(target: str) -> str:
@@ -343,22 +431,80 @@ def function_shift_section(result: BenchResult) -> list[str]:
             "| benchmark | change | functions |", "| --- | ---: | --- |", *rows, ""]
 
 
+def summary_section(result: BenchResult) -> list[str]:
+    """The headline: geometric means, HPT, and the web-shaped benchmarks by name."""
+    lines: list[str] = []
+    comparison = result.comparison
+    if comparison is not None and comparison.geometric_mean is not None:
+        gm = comparison.geometric_mean
+        lines.append(f"- geometric mean (time, {len(comparison.rows)} benchmarks): {1 / gm:.3f}x "
+                     f"({compare.format_ratio(gm)})")
+    if result.instructions:
+        igm = compare.geometric_mean(h / b for b, h in result.instructions.values() if b > 0)
+        if igm is not None:
+            lines.append(f"- geometric mean (instructions, {len(result.instructions)} benchmarks): "
+                         f"{(igm - 1) * 100:+.2f}%")
+    mem = compare.geometric_mean(h / b for b, h in result.memory.values() if b > 0)
+    if mem is not None:
+        lines.append(f"- geometric mean (max RSS, {len(result.memory)} benchmarks): {(mem - 1) * 100:+.2f}%")
+    if result.hpt is not None:
+        lines.append(f"- HPT: {result.hpt.describe()}")
+    if result.hpt_headline is not None:
+        lines.append(f"- HPT, web-shaped benchmarks only: {result.hpt_headline.describe()}")
+    if result.failures:
+        lines.append(f"- {len(result.failures)} benchmark(s) without a result (listed below with the reason)")
+    if comparison is not None:
+        named = set(runner.headline([r.name for r in comparison.rows]))
+        web = [row for row in comparison.rows if row.name in named]
+        if web:
+            lines += ["", "Web-shaped workloads (templates, ORMs, parsers, serializers):", "",
+                      "| benchmark | change | significant | 95 % interval of the time ratio | max RSS |",
+                      "| --- | ---: | --- | --- | ---: |"]
+            for row in web:
+                iv = result.intervals.get(row.name)
+                mem_pair = result.memory.get(row.name)
+                lines.append(f"| {row.name} | {row.describe_time()} | {'yes' if row.significant else 'no'} | "
+                             f"{'' if iv is None else f'{iv[0]:.3f} - {iv[1]:.3f}'} | "
+                             f"{'' if not mem_pair else f'{(mem_pair[1] / mem_pair[0] - 1) * 100:+.1f}%'} |")
+    return ["## Summary", "", *lines, ""] if lines else []
+
+
+def memory_section(result: BenchResult) -> list[str]:
+    if not result.memory:
+        return []
+    lines = ["## Memory (max RSS of one worker process, pyperf --track-memory)", "",
+             "| benchmark | base | head | change |", "| --- | ---: | ---: | ---: |"]
+    for name, (b, h) in result.memory.items():
+        lines.append(f"| {name} | {b / 2**20:.1f} MiB | {h / 2**20:.1f} MiB | {(h / b - 1) * 100:+.1f}% |")
+    gm = compare.geometric_mean(h / b for b, h in result.memory.values() if b > 0)
+    if gm is not None:
+        lines.append(f"| **geometric mean** | | | {(gm - 1) * 100:+.2f}% |")
+    return [*lines, ""]
+
+
 def write_report(result: BenchResult, base: Side, head: Side) -> None:
     md = [f"# quicken bench: {result.suite}", "",
           f"- base: `{base.label}` (tree {base.tree[:12]}) `{base.python}`",
           f"- head: `{head.label}` (tree {head.tree[:12]}) `{head.python}`",
           f"- mode: {result.mode}; took {result.seconds:.0f} s", ""]
+    md += summary_section(result)
     if result.comparison is not None:
         md += [compare.render_markdown(result.comparison), ""]
         try:
             plot = compare.plot_ratios(result.comparison, result.directory / "ratios.png",
-                                       title=f"{head.label} vs {base.label} ({result.suite})")
+                                       title=f"{head.label} vs {base.label} ({result.suite})",
+                                       intervals=result.intervals)
             md += [f"![ratios]({plot.name})", ""]
         except QuickenError as exc:
             result.warnings.append(f"plot: {exc.message}")
-    elif result.instructions:
-        md += [*instruction_table(result), ""]
+    if result.instructions and (result.comparison is None or any(
+            result.comparison.row(n) is None for n in result.instructions)):
+        md += ["## Instructions per loop", "", *instruction_table(result), ""]
+    md += memory_section(result)
     md += function_shift_section(result)
+    if result.failures:
+        md += ["## Benchmarks without a result", "",
+               *(f"- `{name}`: {why}" for name, why in sorted(result.failures.items())), ""]
     if result.warnings:
         md += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
     if result.pystats is not None:
@@ -372,6 +518,11 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
         "instructions": result.instructions,
         "function_shifts": result.function_shifts,
         "geometric_mean": result.comparison.geometric_mean if result.comparison else None,
+        "hpt": None if result.hpt is None else {"reliability": result.hpt.reliability,
+                                                "bounds": {str(k): v for k, v in result.hpt.bounds.items()}},
+        "memory": result.memory,
+        "memory_geometric_mean": compare.geometric_mean(h / b for b, h in result.memory.values() if b > 0),
+        "failures": result.failures,
         "warnings": result.warnings,
     }, indent=1) + "\n")
 
@@ -382,6 +533,8 @@ def render_text(result: BenchResult) -> str:
     else:
         text = "\n".join(instruction_table(result))
     lines = [text]
+    lines += [line.removeprefix("- ") for line in summary_section(result)[2:] if line.startswith("- ")]
+    lines += [f"no result: {name}: {why}" for name, why in sorted(result.failures.items())]
     lines += [f"warning: {w}" for w in result.warnings]
     lines.append(f"results: {result.directory} (report.md, base.json/head.json for pyperf compare_to)")
     return "\n".join(lines)

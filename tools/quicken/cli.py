@@ -136,9 +136,21 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
 
     cfg = _load(args)
     overrides = {"processes": args.processes, "values": args.values, "loops": args.loops,
-                 "warmups": args.warmups}
+                 "warmups": args.warmups, "fast": True if args.fast else None,
+                 "rigorous": True if args.rigorous else None}
+    if args.fast:
+        overrides["rigorous"] = False
+    elif args.rigorous:
+        overrides["fast"] = False
     chosen = {k: v for k, v in overrides.items() if v is not None}
     output = Path(args.output) if args.output else None
+    if args.resume:
+        if args.output:
+            raise QuickenError("--resume DIR is the results directory already: drop -o/--output")
+        output = Path(args.resume)
+        if not (output / "pyperformance" / "state.json").is_file():
+            raise QuickenError(f"{output}: nothing to resume (no pyperformance/state.json)",
+                               "give the results directory of an interrupted 'quicken bench' run")
     if args.layouts:
         from . import calibrate
 
@@ -456,7 +468,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="benchmark two builds (wall time with pyperf, instruction counts)")
     s.add_argument("--base", default="baseline", help="base side: baseline (default), patched or a commit")
     s.add_argument("--head", default="patched", help="head side: patched (default), baseline or a commit")
-    s.add_argument("--suite", default="quick", help="quick, full, or a comma list of benchmark names")
+    s.add_argument("--suite", default="quick",
+                   help="quick, full, pyperformance, web, or a comma list of benchmark names")
     s.add_argument("--mode", default="both", choices=("wall", "instructions", "both", "pystats"),
                    help="what to measure (pystats: only the pystats comparison)")
     s.add_argument("--pystats", action="store_true", help="also collect and compare pystats (pystats builds)")
@@ -467,6 +480,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--warmups", type=int, help="pyperf warmups per process")
     s.add_argument("--loops", type=int, help="fixed pyperf loop count (default: calibrated on the base)")
     s.add_argument("--instruction-loops", type=int, help="loops N for callgrind (runs N and 2N)")
+    s.add_argument("--fast", action="store_true", help="pyperf/pyperformance --fast (rough answers quickly)")
+    s.add_argument("--rigorous", action="store_true", help="pyperf/pyperformance --rigorous")
+    s.add_argument("--resume", metavar="DIR",
+                   help="finish an interrupted run in its results directory (benchmarks of pyperformance's "
+                        "runner that finished are not run again)")
     s.add_argument("--layouts", type=_shifts, metavar="BYTES",
                    help="also measure the wall clock with both interpreter loops moved by each of these "
                         "byte counts (e.g. 16,32,48) and judge every benchmark across the layouts")

@@ -259,6 +259,29 @@ def compare_files(
     return comparison
 
 
+def ratio_interval(base: pyperf.Benchmark, head: pyperf.Benchmark, z: float = 1.96
+                   ) -> tuple[float, float] | None:
+    """95 % confidence interval of head mean / base mean, over per-process means.
+
+    Values of one worker process are not independent of each other, so each
+    process counts once; log-normal (delta method) interval of the ratio.
+    """
+    sides = []
+    for bench in (base, head):
+        means = [math.fsum(run.values) / len(run.values) for run in bench.get_runs() if run.values]
+        if len(means) < 2:
+            return None
+        mean = math.fsum(means) / len(means)
+        var = math.fsum((m - mean) ** 2 for m in means) / (len(means) - 1)
+        sides.append((mean, var, len(means)))
+    (mb, vb, nb), (mh, vh, nh) = sides
+    if mb <= 0 or mh <= 0:
+        return None
+    se = math.sqrt(vb / (nb * mb * mb) + vh / (nh * mh * mh))
+    ratio = mh / mb
+    return ratio * math.exp(-z * se), ratio * math.exp(z * se)
+
+
 # --------------------------------------------------------------------------
 # rendering
 
@@ -363,8 +386,12 @@ def render_text(comparison: Comparison) -> str:
     return "\n".join(out) + "\n"
 
 
-def plot_ratios(comparison: Comparison, path: Path, *, title: str | None = None) -> Path:
-    """Horizontal bar chart of speedups (base/head) with the geometric mean; PNG."""
+def plot_ratios(comparison: Comparison, path: Path, *, title: str | None = None,
+                intervals: Mapping[str, tuple[float, float]] | None = None) -> Path:
+    """Horizontal bar chart of speedups (base/head) with the geometric mean; PNG.
+
+    ``intervals`` (name -> confidence interval of the time ratio head/base) are drawn as error bars.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -382,6 +409,12 @@ def plot_ratios(comparison: Comparison, path: Path, *, title: str | None = None)
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.32 * len(rows) + 1.2)))
     try:
         ax.barh(names, [s - 1.0 for s in speedups], left=1.0, color=colors)
+        if intervals:
+            for i, row in enumerate(rows):
+                if row.name in intervals:
+                    lo, hi = intervals[row.name]  # of the time ratio: speedup is its inverse
+                    ax.plot([1.0 / hi, 1.0 / lo], [i, i], color="black", linewidth=1.2)
+            ax.plot([], [], color="black", linewidth=1.2, label="95 % confidence interval")
         ax.axvline(1.0, color="black", linewidth=0.8)
         geo = comparison.geometric_mean
         if geo is not None:

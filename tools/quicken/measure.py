@@ -41,7 +41,7 @@ from pathlib import Path
 import pyperf
 
 from quicken.errors import QuickenError, ToolMissingError
-from quicken.suite import Benchmark, single_run_command
+from quicken.suite import Benchmark, Command, single_run_command
 
 #: Default loop counts N (the second run uses 2N).  A micro-benchmark loop is
 #: a few microseconds; a pyperformance loop is milliseconds to a second.
@@ -145,15 +145,20 @@ def _run_once(
     prefix: list[str],
     worker_task: int | None,
     timeout: float | None,
+    command_for: Callable[[int], Command] | None = None,
 ) -> int:
-    command = single_run_command(
-        bench,
-        python,
-        pyperf_dir,
-        loops,
-        worker_task=worker_task,
-        extra_env={"PYTHONHASHSEED": HASH_SEED},
-    )
+    if command_for is not None:
+        made = command_for(loops)
+        command = Command(made.argv, {**made.env, "PYTHONHASHSEED": HASH_SEED}, made.cwd)
+    else:
+        command = single_run_command(
+            bench,
+            python,
+            pyperf_dir,
+            loops,
+            worker_task=worker_task,
+            extra_env={"PYTHONHASHSEED": HASH_SEED},
+        )
     argv = callgrind_argv(command.argv, out_file, valgrind=valgrind, no_aslr_prefix=prefix)
     out_file.unlink(missing_ok=True)
     try:
@@ -191,12 +196,14 @@ def count_instructions(
     valgrind: str = "valgrind",
     disable_aslr: bool = True,
     timeout: float | None = 1800.0,
+    command_for: Callable[[int], Command] | None = None,
 ) -> InstructionCount:
     """Steady-state instructions per loop of ``bench`` run by ``python``.
 
     ``workdir`` receives the callgrind output files (kept for inspection:
     ``<name>.<N>.callgrind``).  ``loops`` defaults to
-    :data:`DEFAULT_LOOPS` for the benchmark's kind.
+    :data:`DEFAULT_LOOPS` for the benchmark's kind.  ``command_for(loops)``, when
+    given, makes the command instead (a benchmark in pyperformance's own venv).
     """
     valgrind_path = find_valgrind(valgrind)
     n = loops if loops is not None else DEFAULT_LOOPS[bench.kind]
@@ -218,6 +225,7 @@ def count_instructions(
                 prefix=prefix,
                 worker_task=worker_task,
                 timeout=timeout,
+                command_for=command_for,
             )
         )
     low, high = totals

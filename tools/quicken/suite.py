@@ -152,10 +152,15 @@ class Suite:
     description: str
     benchmarks: tuple[Benchmark, ...]
     pyperf: PyperfOptions = field(default_factory=PyperfOptions)
+    #: Run by pyperformance's own runner (its venvs and pinned dependencies):
+    #: benchmark or group names for ``pyperformance run -b`` (see pyperformance_suite).
+    selection: tuple[str, ...] = ()
+    #: pyperf options for the selection (fast, rigorous), apart from ``pyperf``'s.
+    runner_pyperf: PyperfOptions = field(default_factory=PyperfOptions)
 
     @property
     def names(self) -> list[str]:
-        return [bench.name for bench in self.benchmarks]
+        return [bench.name for bench in self.benchmarks] + list(self.selection)
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,7 @@ class _SuiteSpec:
     pyperformance: tuple[str, ...]
     pyperf: PyperfOptions
     include: tuple[str, ...] = ()
+    runner: str = "pyperf"  # or "pyperformance": its names go to pyperformance's own runner
 
 
 @dataclass(frozen=True)
@@ -294,13 +300,16 @@ def load_suites(path: Path, *, micro_dir: Path | None = None) -> SuiteConfig:
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise SuiteError(f"{path}: [suites.{name}] must be a table", None)
-        bad = set(table) - {"description", "micro", "pyperformance", "include", "pyperf"}
+        bad = set(table) - {"description", "micro", "pyperformance", "include", "pyperf", "runner"}
         if bad:
             raise SuiteError(
                 f"{path}: unknown key(s) in [suites.{name}]: {', '.join(sorted(bad))}",
-                "allowed: description, micro, pyperformance, include, pyperf",
+                "allowed: description, micro, pyperformance, include, pyperf, runner",
             )
-        micro_value = table.get("micro", "*")
+        runner = table.get("runner", "pyperf")
+        if runner not in ("pyperf", "pyperformance"):
+            raise SuiteError(f"{path}: suites.{name}.runner must be \"pyperf\" or \"pyperformance\"", None)
+        micro_value = table.get("micro", "*" if runner == "pyperf" else [])
         micro = None if micro_value == "*" else _str_list(micro_value, f"suites.{name}.micro", path)
         description = table.get("description", "")
         if not isinstance(description, str):
@@ -312,6 +321,7 @@ def load_suites(path: Path, *, micro_dir: Path | None = None) -> SuiteConfig:
             pyperformance=_str_list(table.get("pyperformance", []), f"suites.{name}.pyperformance", path),
             pyperf=_pyperf_options(table.get("pyperf"), f"suites.{name}.pyperf", path),
             include=_str_list(table.get("include", []), f"suites.{name}.include", path),
+            runner=runner,
         )
     for spec in suites.values():
         _check_includes(spec.name, suites, path, ())
@@ -452,28 +462,45 @@ def resolve(spec: str, config: SuiteConfig, *, pyperformance_dir: Path | None = 
                         f"no {config.micro_dir}/bm_{name}.py",
                     )
                 chosen.append(micros[name])
-        chosen.extend(pyperf_bench(name) for name in suite_spec.pyperformance)
+        selection: list[str] = []
+        runner_pyperf = PyperfOptions()
+        if suite_spec.runner == "pyperformance":
+            selection.extend(suite_spec.pyperformance)
+            runner_pyperf = suite_spec.pyperf
+        else:
+            chosen.extend(pyperf_bench(name) for name in suite_spec.pyperformance)
         for included in suite_spec.include:
             names_so_far = {b.name for b in chosen}
             expanded = resolve(included, config, pyperformance_dir=bench_root)
             chosen.extend(b for b in expanded.benchmarks if b.name not in names_so_far)
+            if expanded.selection and not selection:
+                runner_pyperf = expanded.runner_pyperf
+            selection.extend(n for n in expanded.selection if n not in selection)
         _check_unique(chosen, f"{config.path}: suite {spec!r}")
         return Suite(
-            name=spec, description=suite_spec.description, benchmarks=tuple(chosen), pyperf=suite_spec.pyperf
+            name=spec, description=suite_spec.description, benchmarks=tuple(chosen),
+            pyperf=suite_spec.pyperf if chosen or not selection else PyperfOptions(),
+            selection=tuple(selection), runner_pyperf=runner_pyperf,
         )
 
     names = [canonical_name(part) for part in spec.split(",") if part.strip()]
     hint = "suites: " + ", ".join(config.suite_names) + "; micro-benchmarks: " + ", ".join(sorted(micros))
     chosen = []
+    runner_names: list[str] = []
     options: PyperfOptions | None = None
+    runner_options: PyperfOptions | None = None
     has_suite = any(n in config.suites for n in names)
     for name in names:
         if name in config.suites:  # a suite inside a list: its benchmarks, and its pyperf options
             expanded = resolve(name, config, pyperformance_dir=pyperformance_dir)
-            options = options or expanded.pyperf
+            if expanded.benchmarks:
+                options = options or expanded.pyperf
+            if expanded.selection:
+                runner_options = runner_options or expanded.runner_pyperf
             chosen.extend(b for b in expanded.benchmarks if b.name not in {c.name for c in chosen})
+            runner_names.extend(n for n in expanded.selection if n not in runner_names)
             continue
-        if has_suite and any(b.name == name for b in chosen):
+        if has_suite and (any(b.name == name for b in chosen) or name in runner_names):
             continue  # also named by a suite in the list
         if name in micros:
             chosen.append(micros[name])
@@ -487,10 +514,17 @@ def resolve(spec: str, config: SuiteConfig, *, pyperformance_dir: Path | None = 
                 raise SuiteError(
                     f"unknown suite or benchmark {name!r}", hint + "; or a pyperformance benchmark name"
                 )
+        root = bench_root if bench_root is not None else pyperformance_benchmarks_dir()
+        directory = config.pyperformance_overrides.get(name, (f"bm_{name}", ()))[0]
+        if pyperformance_dependencies(root / directory):
+            if name not in runner_names:  # third-party packages: pyperformance's runner installs them
+                runner_names.append(name)
+            continue
         chosen.append(pyperf_bench(name))
     _check_unique(chosen, "benchmark list")
     return Suite(name=",".join(names), description="ad-hoc selection", benchmarks=tuple(chosen),
-                 pyperf=options or PyperfOptions())
+                 pyperf=options or PyperfOptions(), selection=tuple(runner_names),
+                 runner_pyperf=runner_options or PyperfOptions())
 
 
 def _check_unique(benchmarks: Iterable[Benchmark], where: str) -> None:

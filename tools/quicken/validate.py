@@ -345,10 +345,11 @@ def _runnable(cfg: Config, names: list[str]) -> list[str]:
     runnable = []
     for name in names:
         try:
-            suite.resolve(name, suites)
+            resolved = suite.resolve(name, suites)
         except QuickenError:
             continue
-        runnable.append(name)
+        if resolved.benchmarks:  # not one of pyperformance's runner: layouts re-run only pyperf scripts
+            runnable.append(name)
     return runnable
 
 

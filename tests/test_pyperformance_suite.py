@@ -1,0 +1,210 @@
+"""pyperformance's own runner: parsing its output, resume, memory, and the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyperf
+import pytest
+from quicken import pyperformance_suite as P
+
+LIST_OUTPUT = """\
+'<default>' benchmarks:
+- 2to3
+- django_template
+- json_dumps
+
+Total: 3 benchmarks
+"""
+
+RUN_OUTPUT = """\
+Python benchmark suite 1.14.0
+
+Creating the virtual environment /c/venv/cpython3.13-aaaa-compat-bbbb
+# /b/python -m venv --without-pip /c/venv/cpython3.13-aaaa-compat-bbbb
+
+==================================================
+( 1/3) creating venv for benchmark (django_template)
+
+(trying common venv first)
+# /c/venv/cpython3.13-aaaa-compat-bbbb/bin/python -m pip install django==3.2.4 pyperf==2.10.0
+Successfully installed django-3.2.4
+
+==================================================
+( 2/3) creating venv for benchmark (greenlet_thing)
+
+(trying common venv first)
+# /c/venv/cpython3.13-aaaa-compat-bbbb/bin/python -m pip install greenlet==1.0
+  error: subprocess-exited-with-error
+ERROR: Failed building wheel for greenlet
+ERROR: Could not build wheels for greenlet, which is required to install pyproject.toml-based projects
+(falling back to unique venv)
+ERROR: Could not build wheels for greenlet (unique venv)
+(benchmark will be skipped)
+
+==================================================
+( 3/3) creating venv for benchmark (crashy)
+
+(trying common venv first)
+
+[1/3] crashy...
+# /c/venv/cpython3.13-aaaa-compat-bbbb/bin/python -u /d/bm_crashy/run_benchmark.py --fast --output /tmp/x
+Traceback (most recent call last):
+  File "/d/bm_crashy/run_benchmark.py", line 3, in <module>
+AttributeError: module 'ast' has no attribute 'Str'
+ERROR: Benchmark crashy failed: Benchmark died
+[2/3] django_template...
+# /c/venv/cpython3.13-aaaa-compat-bbbb/bin/python -u /d/bm_django_template/run_benchmark.py \
+--debug-single-value --track-memory --inherit-environ PIP_CERT,PYPERFORMANCE_RUNID --output /tmp/y
+.
+django_template: Mean +- std dev: 126 ms +- 31 ms
+[3/3] greenlet_thing...
+ERROR: Benchmark greenlet_thing failed: could not install requirements
+
+2 benchmarks failed:
+- crashy (Benchmark died)
+- greenlet_thing (Install requirements error)
+
+"""
+
+
+def test_parse_list_output() -> None:
+    assert P.parse_list_output(LIST_OUTPUT) == ["2to3", "django_template", "json_dumps"]
+
+
+def test_parse_run_output() -> None:
+    out = P.parse_run_output(RUN_OUTPUT.replace("\\\n", ""))
+    assert out.ran == ["django_template"]
+    assert out.failures == {
+        "crashy": "Benchmark died: AttributeError: module 'ast' has no attribute 'Str'",
+        "greenlet_thing": "could not install requirements: Could not build wheels for greenlet (unique venv)",
+    }
+    command = out.commands["django_template"]
+    assert command[:3] == ["/c/venv/cpython3.13-aaaa-compat-bbbb/bin/python", "-u",
+                           "/d/bm_django_template/run_benchmark.py"]
+    assert P.worker_prefix(command) == command[:3]
+    assert P.venv_name(command) == "cpython3.13-aaaa-compat-bbbb"
+
+
+def test_parse_run_output_timeout_and_summary_only() -> None:
+    text = "[1/2] a...\nERROR: Benchmark a timed out\n[2/2] b...\n\n1 benchmark failed:\n- b (weird)\n"
+    assert P.parse_run_output(text).failures == {"a": "timed out", "b": "weird"}
+
+
+def test_worker_command_keeps_extra_options(tmp_path: Path) -> None:
+    command = ["/v/bin/python", "-u", "/d/bm_pickle/run_benchmark.py", "--pure-python", "pickle",
+               "--debug-single-value", "--track-memory", "--output", "/tmp/z"]
+    made = P.worker_command(command, 3)
+    assert made.argv == ("/v/bin/python", "-u", "/d/bm_pickle/run_benchmark.py", "--pure-python", "pickle",
+                         "--worker", "--loops=3", "--warmups=0", "--values=1", "--min-time=0", "--quiet")
+    assert "PYTHONPATH" not in made.env and made.cwd == Path("/d/bm_pickle")
+    assert P.as_benchmark("pickle_pure_python", command).args == ("--pure-python", "pickle")
+
+
+def test_run_argv_and_environment() -> None:
+    argv = P.run_argv(Path("/b/python"), Path("/o.json"), ["a"], fast=True, same_loops=Path("/l.json"),
+                      inherit=["PIP_CERT"], host_python="host")
+    assert argv == ["host", "-m", "pyperformance", "run", "--python", "/b/python", "-b", "a", "-o", "/o.json",
+                    "--fast", "--same-loops", "/l.json", "--inherit-environ", "PIP_CERT"]
+    probe = P.run_argv(Path("/b/python"), Path("/o.json"), ["a"], probe=True, same_loops=Path("/l.json"))
+    assert "--debug-single-value" in probe and "--track-memory" in probe and "--same-loops" not in probe
+    environ = {"PIP_CERT": "x", "HOME": "/r", "https_proxy": "y"}
+    assert P.inherited_environ(environ) == ["PIP_CERT", "https_proxy"]
+    assert P.venv_home(Path("/c"), "0123456789abcdef") == Path("/c/pyperformance/0123456789ab")
+
+
+def _dump(path: Path, name: str, values: list[float], unit: str = "second", loops: int = 4) -> None:
+    runs = [pyperf.Run([v], metadata={"name": name, "unit": unit, "loops": loops}, collect_metadata=False)
+            for v in values]
+    pyperf.Benchmark(runs).dump(str(path))
+
+
+class FakePyperformance:
+    """Stands in for `pyperformance run`: writes results, remembers what it was asked."""
+
+    def __init__(self, fail: dict[str, str] | None = None, interrupt_at: str | None = None) -> None:
+        self.calls: list[tuple[str, str, bool, bool]] = []  # (bench, python, probe, same_loops)
+        self.fail = fail or {}
+        self.interrupt_at = interrupt_at
+
+    def __call__(self, argv: list[str], cwd: Path, log: Path) -> P.RunOutput:
+        name = argv[argv.index("-b") + 1]
+        python = argv[argv.index("--python") + 1]
+        output = Path(argv[argv.index("-o") + 1])
+        probe = "--track-memory" in argv
+        if self.interrupt_at == name and not probe:
+            raise KeyboardInterrupt
+        self.calls.append((name, python, probe, "--same-loops" in argv))
+        assert cwd.name in ("base-tree-0", "head-tree-0")  # one pyperformance home per build tree
+        if name in self.fail:
+            return P.RunOutput(failures={name: self.fail[name]})
+        scale = 1.0 if "base" in python else 0.9
+        if probe:
+            _dump(output, name, [50e6 * (1.0 if "base" in python else 1.02)], unit="byte", loops=1)
+        else:
+            _dump(output, name, [scale * (0.01 + 0.0001 * i) for i in range(6)])
+        command = [f"{cwd}/venv/cpython3.13-x-compat-y/bin/python", "-u", f"/d/bm_{name}/run_benchmark.py",
+                   "--debug-single-value", "--output", "/t"]
+        return P.RunOutput(ran=[name], commands={name: command})
+
+
+def _sides(tmp_path: Path) -> tuple[P.SideSpec, P.SideSpec]:
+    return (P.SideSpec("baseline", Path("/base/python"), tmp_path / "base-tree-0", "b" * 40),
+            P.SideSpec("patched", Path("/head/python"), tmp_path / "head-tree-0", "h" * 40))
+
+
+def test_run_alternates_reuses_loops_and_lists_failures(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakePyperformance(fail={"broken": "could not install requirements: no wheel"})
+    monkeypatch.setattr(P, "run_pyperformance", fake)
+    base, head = _sides(tmp_path)
+    messages: list[str] = []
+    result = P.run(["x"], base, head, tmp_path / "out", names=["a", "broken", "c"], report=messages.append)
+    assert result.done == ["a", "c"]
+    # "broken" is the second benchmark: head runs first there
+    assert result.failures == {"broken": "patched: could not install requirements: no wheel"}
+    walls = [(n, p) for n, p, probe, _ in fake.calls if not probe]
+    assert walls == [("a", "/base/python"), ("a", "/head/python"),
+                     ("c", "/base/python"), ("c", "/head/python")]
+    assert [same for _, _, probe, same in fake.calls if not probe] == [False, True, False, True]
+    assert any("ETA" in m for m in messages)
+    assert result.base_json is not None and result.head_json is not None
+    merged = pyperf.BenchmarkSuite.load(str(result.head_json))
+    assert merged.get_benchmark_names() == ["a", "c"]
+    memory = P.memory_ratios(result.base_memory, result.head_memory)
+    assert memory["a"][1] / memory["a"][0] == pytest.approx(1.02)
+
+
+def test_resume_skips_finished_benchmarks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, head = _sides(tmp_path)
+    out = tmp_path / "out"
+    first = FakePyperformance(interrupt_at="c")
+    monkeypatch.setattr(P, "run_pyperformance", first)
+    with pytest.raises(KeyboardInterrupt):
+        P.run(["x"], base, head, out, names=["a", "b", "c", "d"])
+    state = json.loads((out / "pyperformance" / "state.json").read_text())
+    assert sorted(n for n, e in state["benchmarks"].items() if e.get("wall")) == ["a", "b"]
+
+    second = FakePyperformance()
+    monkeypatch.setattr(P, "run_pyperformance", second)
+    messages: list[str] = []
+    result = P.run(["x"], base, head, out, names=["a", "b", "c", "d"], report=messages.append)
+    assert {n for n, *_ in second.calls} == {"c", "d"}
+    assert result.done == ["a", "b", "c", "d"]
+    assert any("resuming, 2 of 4" in m for m in messages)
+    assert pyperf.BenchmarkSuite.load(str(result.base_json)).get_benchmark_names() == ["a", "b", "c", "d"]
+
+    third = FakePyperformance()
+    monkeypatch.setattr(P, "run_pyperformance", third)
+    P.run(["x"], base, head, out, names=["a", "b", "c", "d"])
+    assert third.calls == []  # all finished: nothing runs again
+
+    other = P.SideSpec("other", Path("/other/python"), head.home, "o" * 40)
+    with pytest.raises(P.QuickenError, match="other builds"):
+        P.run(["x"], base, other, out, names=["a"])
+
+
+def test_headline_names_the_web_workloads() -> None:
+    names = ["nbody", "django_template", "genshi_text", "sqlalchemy_declarative", "json_dumps", "docutils"]
+    assert P.headline(names) == names[1:]
