@@ -22,28 +22,19 @@ from quicken import apply, build, config, refresh, source
 from quicken.cli import main
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
+from realproject import MARKS, ROOT, write_config
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "cpython-series"
 TAG = "quicken-fixture"
 NOP_MARK = "Quicken fixture: this comment reaches the generated cases."
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(bool(os.environ.get("QUICKEN_SKIP_INTEGRATION")),
-                       reason="QUICKEN_SKIP_INTEGRATION set"),
-    pytest.mark.skipif(shutil.which("make") is None or shutil.which("gcc") is None, reason="no compiler"),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
     root = tmp_path_factory.mktemp("project")
-    text = (ROOT / "quicken.toml").read_text()
-    paths = (f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
-             f'benchmarks = "{ROOT}/benchmarks"\ndifferential = "{ROOT}/tests/differential"\n')
-    text = text.replace("[paths]\n", paths, 1).replace('"benchmarks/pystats/', f'"{ROOT}/benchmarks/pystats/')
-    (root / "quicken.toml").write_text(text)
+    write_config(root, root / "patches", root / "cpython_overlay")
     shutil.copytree(FIXTURE / "patches", root / "patches")
     shutil.copytree(FIXTURE / "cpython_overlay", root / "cpython_overlay")
     return config.load(root)

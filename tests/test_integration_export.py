@@ -14,7 +14,6 @@ QUICKEN_SKIP_INTEGRATION=1 to skip it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,18 +21,13 @@ from pathlib import Path
 import pytest
 from quicken import apply, build, config, export, validate
 from quicken.series import load as load_series
+from realproject import MARKS, ROOT, write_config
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "cpython-series"
 TAG = "quicken-fixture"
 ISSUES = {"0001-tag-fixture-builds.patch": 140001, "0002-mark-nop-in-the-generated-cases.patch": 140002}
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(bool(os.environ.get("QUICKEN_SKIP_INTEGRATION")),
-                       reason="QUICKEN_SKIP_INTEGRATION set"),
-    pytest.mark.skipif(shutil.which("make") is None or shutil.which("gcc") is None, reason="no compiler"),
-]
+pytestmark = MARKS
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -45,10 +39,7 @@ def git(cwd: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
     root = tmp_path_factory.mktemp("export-project")
-    text = (ROOT / "quicken.toml").read_text()
-    paths = (f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
-             f'benchmarks = "{ROOT}/benchmarks"\n')
-    (root / "quicken.toml").write_text(text.replace("[paths]\n", paths, 1))
+    write_config(root, root / "patches", root / "cpython_overlay")
     shutil.copytree(FIXTURE / "patches", root / "patches")
     shutil.copytree(FIXTURE / "cpython_overlay", root / "cpython_overlay")
     for name, issue in ISSUES.items():

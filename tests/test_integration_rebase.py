@@ -14,7 +14,6 @@ Set QUICKEN_SKIP_INTEGRATION=1 to skip.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -23,28 +22,20 @@ from pathlib import Path
 import pytest
 from quicken import apply, bisect, config, rebase, source
 from quicken.series import load as load_series
+from realproject import MARKS, ROOT, write_config
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "cpython-series"
 BISECT = ROOT / "tests" / "fixtures" / "bisect-series"
 OLD, OLD_SHA = "3.13.15", "1e66a7945a48390ee4c2a4268a0e4185884059a13c4aab6d148aa208deea4a76"
 NEW, NEW_SHA = "3.13.5", "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
 SLOW = "0005-spin-in-int-and-deliberate-slowdown.patch"
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(bool(os.environ.get("QUICKEN_SKIP_INTEGRATION")),
-                       reason="QUICKEN_SKIP_INTEGRATION set"),
-    pytest.mark.skipif(shutil.which("make") is None or shutil.which("gcc") is None, reason="no compiler"),
-]
+pytestmark = MARKS
 
 
 def make_project(root: Path, with_bisect: bool = False) -> config.Config:
     root.mkdir(parents=True, exist_ok=True)
-    text = (ROOT / "quicken.toml").read_text()
-    paths = (f'[paths]\npatches = "{root}/patches"\noverlay = "{root}/cpython_overlay"\n'
-             f'benchmarks = "{ROOT}/benchmarks"\n')
-    (root / "quicken.toml").write_text(text.replace("[paths]\n", paths, 1))
+    write_config(root, root / "patches", root / "cpython_overlay")
     shutil.copytree(FIXTURE / "patches", root / "patches")
     shutil.copytree(FIXTURE / "cpython_overlay", root / "cpython_overlay")
     if with_bisect:

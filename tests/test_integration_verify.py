@@ -12,8 +12,6 @@ Slow; set QUICKEN_SKIP_INTEGRATION=1 to skip it locally.
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,28 +20,18 @@ from quicken import apply, build, config, regen, verify
 from quicken.gitutil import PIN_IDENTITY
 from quicken.series import load as load_series
 from quicken.worktree import WorkTree
+from realproject import MARKS, ROOT, write_config
 
-ROOT = Path(__file__).resolve().parent.parent
 UNFIX = ROOT / "tests" / "fixtures" / "unfixed" / "revert-the-sameness-fixes.diff"
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(bool(os.environ.get("QUICKEN_SKIP_INTEGRATION")),
-                       reason="QUICKEN_SKIP_INTEGRATION set"),
-    pytest.mark.skipif(shutil.which("make") is None or shutil.which("gcc") is None, reason="no compiler"),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
 def series_project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
     """The product series (patches, overlay, programs of this checkout), applied in a temporary project."""
     root = tmp_path_factory.mktemp("series")
-    text = (ROOT / "quicken.toml").read_text()
-    paths = (f'[paths]\npatches = "{ROOT}/patches"\noverlay = "{ROOT}/cpython_overlay"\n'
-             f'benchmarks = "{ROOT}/benchmarks"\ndifferential = "{ROOT}/tests/differential"\n')
-    text = text.replace("[paths]\n", paths, 1).replace('"benchmarks/pystats/', f'"{ROOT}/benchmarks/pystats/')
-    text = text.replace('"tests/fixups/', f'"{ROOT}/tests/fixups/')
-    (root / "quicken.toml").write_text(text)
+    write_config(root, ROOT / "patches", ROOT / "cpython_overlay")
     cfg = config.load(root)
     apply.run(cfg)
     return cfg

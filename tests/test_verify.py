@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from quicken import fuzz, verify
+from quicken.config import Config
 from quicken.errors import QuickenError
+from quicken.series import Patch, Series
 from quicken.series import load as load_series
 
 # A fake interpreter: runs the program with this Python, and (as the "head" build) can
@@ -105,13 +107,19 @@ def test_the_repository_programs_are_found_and_the_harness_is_not_one() -> None:
     assert "load_attr_class.py" in found
 
 
-def test_records_bind_content_and_validate_requires_one(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def verifiable(make_project, two_patches) -> tuple[Config, Series, Patch]:  # type: ignore[no-untyped-def]
+    """A synthetic project with one differential program; its first patch."""
     project = make_project(two_patches)
     cfg = project.cfg()
     cfg.differential.mkdir(parents=True)
     (cfg.differential / "p.py").write_text("print(1)\n")
     series = load_series(cfg)
-    patch = series.patches[0]
+    return cfg, series, series.patches[0]
+
+
+def test_records_bind_content_and_validate_requires_one(verifiable: tuple[Config, Series, Patch]) -> None:
+    cfg, series, patch = verifiable
     assert verify.freshness(cfg, series, patch)[0] == "never"
     with pytest.raises(QuickenError, match="was never verified") as err:
         verify.require(cfg, series, patch)
@@ -129,13 +137,8 @@ def test_records_bind_content_and_validate_requires_one(make_project, two_patche
         verify.require(cfg, series, patch)
 
 
-def test_a_failed_verification_is_recorded_and_refused(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
-    project = make_project(two_patches)
-    cfg = project.cfg()
-    cfg.differential.mkdir(parents=True)
-    (cfg.differential / "p.py").write_text("print(1)\n")
-    series = load_series(cfg)
-    patch = series.patches[0]
+def test_a_failed_verification_is_recorded_and_refused(verifiable: tuple[Config, Series, Patch]) -> None:
+    cfg, series, patch = verifiable
     outcome = verify.Outcome(patch.name, "quick", "0" * 40, unreached=("NEW_INSTRUCTION",))
     verify.write_record(cfg, series, patch, outcome, cfg.root / "results")
     assert verify.freshness(cfg, series, patch)[0] == "failed"
