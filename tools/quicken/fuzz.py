@@ -10,8 +10,9 @@ is one program; it runs on both builds and their output must be identical.
 When it is not, Hypothesis shrinks the batch to a minimal case, which is
 written out as a standalone reproducer.
 
-Runs are repeatable: the seed and the number of examples say exactly which
-programs ran (``--seed S --examples N``).
+Runs are repeatable: the seed and the number of examples say which programs
+are generated (``--seed S --examples N``); a run bounded by ``--seconds`` says
+how many of them it ran before its time was up.
 """
 
 from __future__ import annotations
@@ -250,13 +251,15 @@ def strategies():  # -> SearchStrategy[list[Case]]
 @dataclass(frozen=True)
 class FuzzResult:
     seed: int
-    examples: int
+    examples: int  # Hypothesis's max_examples
+    ran: int  # programs run on both builds (fewer when the time ran out)
     seconds: float
     reproducer: Path | None
     difference: str | None
 
     def as_record(self) -> dict[str, object]:
-        return {"seed": self.seed, "examples": self.examples, "seconds": round(self.seconds, 1),
+        return {"seed": self.seed, "examples": self.examples, "ran": self.ran,
+                "seconds": round(self.seconds, 1),
                 "reproducer": str(self.reproducer) if self.reproducer else None,
                 "failures": [] if self.difference is None else
                 [f"generated program differs (seed {self.seed}, reproducer {self.reproducer}): "
@@ -304,14 +307,20 @@ def run(base: Path, head: Path, *, seconds: int = 120, seed: int = 0, examples: 
                                "install it: pip install hypothesis") from None
     batch = strategies()
     start = time.monotonic()
-    if examples is None:  # calibrate: one program of a typical size on both builds
-        probe = program([Case("return {0} + {1}", ("1", "2"), (("1.5", "2"),))] * 6)
+    bounded = examples is None
+    if examples is None:  # calibrate: one program of a typical size (12 cases) on both builds
+        checks = (("1.5", "2"), ("IntSub(3)", "2**64"), ("None", "1"), ("float('nan')", "-0.0"))
+        probe = program(
+            [Case("return {0} + {1}", ("1", "2"), checks)] * 4
+            + [Case("out = []\nfor k, v in {0}.items():\n    out.append((k, v))\nreturn out",
+                    ("{'a': 1, 'b': 2}",), (("{}",), ("Dct(x=1)",), ("[(1, 2)]",)))] * 4
+            + [Case("return {0}({1})", ("Defaults", "1"), (("Slotted", "2"), ("KwOnly", "0")))] * 4)
         t0 = time.monotonic()
         differ(base, head, probe)
         examples = max(5, int(seconds / max(time.monotonic() - t0, 0.01)))
     count = 0
     failing: list[str] = []
-    generate_until = time.monotonic() + 2 * seconds
+    generate_until = time.monotonic() + (2 * seconds if bounded else float("inf"))
     shrink_until = generate_until + max(60, seconds)
 
     @hypothesis_seed(seed)
@@ -337,7 +346,7 @@ def run(base: Path, head: Path, *, seconds: int = 120, seed: int = 0, examples: 
         check()
     elapsed = time.monotonic() - start
     if not failing:
-        return FuzzResult(seed, examples, elapsed, None, None)
+        return FuzzResult(seed, examples, count, elapsed, None, None)
     source, found = failing
     out.mkdir(parents=True, exist_ok=True)
     repro = out / f"fuzz-repro-seed{seed}.py"
@@ -345,5 +354,5 @@ def run(base: Path, head: Path, *, seconds: int = 120, seed: int = 0, examples: 
         f"# quicken verify --fuzz --seed {seed} --examples {examples}: a minimal generated program\n"
         f"# whose output differs between the baseline and the patched build.\n# {found}\n"
         "# Run it with both interpreters and compare the output.\n" + source)
-    return FuzzResult(seed, examples, elapsed, repro, found)
+    return FuzzResult(seed, examples, count, elapsed, repro, found)
 
