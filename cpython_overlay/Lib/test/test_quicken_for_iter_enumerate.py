@@ -125,6 +125,10 @@ class TestForIterEnumerate(unittest.TestCase):
                     self.assertEqual(got, exp)
                     self.assertEqual([type(i) for i, _ in got],
                                      [type(i) for i, _ in exp])
+        # range(2 ** 70, ...) has no simple iterator: the site deopted, and
+        # re-specializes on sequences it takes.
+        for _ in range(WARMUP):
+            f(enumerate([1, 2]))
         self.assertIn(SPECIALIZED, self.opnames(f))
 
     def test_index_overflow_into_long(self):
