@@ -12,6 +12,7 @@ Slow; set QUICKEN_SKIP_INTEGRATION=1 to skip it locally.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,9 +30,12 @@ pytestmark = MARKS
 
 @pytest.fixture(scope="module")
 def series_project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
-    """The product series (patches, overlay, programs of this checkout), applied in a temporary project."""
+    """The product series (copies of this checkout's patches and overlay; its programs), applied aside."""
     root = tmp_path_factory.mktemp("series")
-    write_config(root, ROOT / "patches", ROOT / "cpython_overlay")
+    # copies: verify writes its records beside the patches
+    shutil.copytree(ROOT / "patches", root / "patches")
+    shutil.copytree(ROOT / "cpython_overlay", root / "cpython_overlay")
+    write_config(root, root / "patches", root / "cpython_overlay")
     cfg = config.load(root)
     apply.run(cfg)
     return cfg
