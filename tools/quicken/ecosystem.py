@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import regrtest
 from .errors import QuickenError
 
 Report = Callable[[str], None]
@@ -234,20 +235,12 @@ _RANK = {"passed": 0, "skipped": 0, "xfailed": 0, "xpassed": 1, "failed": 2, "er
 
 def parse_pytest_junit(text: str | bytes) -> dict[str, str]:
     """Test id (``module.Class::name``) -> outcome from pytest's ``--junit-xml`` file."""
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise QuickenError(f"pytest's JUnit XML is malformed: {exc}") from None
-    results: dict[str, str] = {}
-    for case in root.iter("testcase"):
+    # a test that failed and then errored in teardown has two entries: the worse counts
+    def key(case: ET.Element) -> str:
         classname, name = case.get("classname", ""), case.get("name", "")
-        key = f"{classname}::{name}" if classname else name
-        outcome = _pytest_outcome(case)
-        previous = results.get(key)
-        # a test that failed and then errored in teardown has two entries: keep the worse
-        if previous is None or _RANK[outcome] > _RANK[previous]:
-            results[key] = outcome
-    return results
+        return f"{classname}::{name}" if classname else name
+
+    return regrtest.read_junit(text, "pytest", key, _pytest_outcome, _RANK)
 
 
 def suite(venv: Path, workdir: Path, tests: Sequence[str] = NETWORKX_TESTS) -> dict[str, str]:

@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,20 +142,30 @@ def parse_junit(text: str | bytes) -> dict[str, str]:
     unittest reports those without the hooks regrtest's XML writer uses -- are
     left out; on the side where they happen the test is missing.
     """
+    return read_junit(text, "regrtest", lambda case: test_id(case.get("name") or "") or None, _outcome,
+                      _SEVERITY)
+
+
+def read_junit(text: str | bytes, producer: str, key: Callable[[ET.Element], str | None],
+               outcome: Callable[[ET.Element], str], severity: Mapping[str, int]) -> dict[str, str]:
+    """Test id -> the worst outcome of its ``<testcase>`` entries in a JUnit XML file.
+
+    ``key`` names an entry's test (None: leave the entry out), ``outcome`` says how it ended and
+    ``severity`` orders the outcomes.
+    """
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise QuickenError(f"regrtest's JUnit XML is malformed: {exc}") from None
+        raise QuickenError(f"{producer}'s JUnit XML is malformed: {exc}") from None
     results: dict[str, str] = {}
     for case in root.iter("testcase"):
-        name = case.get("name")
-        if not name:
+        test = key(case)
+        if test is None:
             continue
-        key = test_id(name)
-        outcome = _outcome(case)
-        previous = results.get(key)
-        if previous is None or _SEVERITY[outcome] > _SEVERITY[previous]:
-            results[key] = outcome
+        ended = outcome(case)
+        previous = results.get(test)
+        if previous is None or severity[ended] > severity[previous]:
+            results[test] = ended
     return results
 
 
