@@ -397,7 +397,7 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
                 for label, python in (("baseline", base), ("patched", head))]
         diff = regrtest.compare(*runs)
         extra["regrtest"] = {"failures": list(diff.render()) if not diff.passed else [],
-                             "summary": list(diff.render())[:3],
+                             "summary": list(diff.render())[:12],
                              "seconds": [r.seconds for r in runs]}
     if opts.ecosystem:
         venvs = cfg.builds / cfg.build_config(None).name / "venvs"
