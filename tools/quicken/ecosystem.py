@@ -10,7 +10,7 @@ own test suite, with pytest to run it.  On each build :func:`run`
 2. installs the packages with the venv's pip, binary wheels only (nothing is
    compiled); the base side resolves versions, the head side installs exactly
    those (:func:`pins`);
-3. runs ``tests/ecosystem/smoke.py``, which prints only semantic results;
+3. runs ``ecosystem_smoke.py`` (beside this module), which prints only semantic results;
 4. runs networkx's test suite (``pytest --pyargs networkx``) and records each test's outcome.
 
 :func:`compare` lists every difference: installed versions, the smoke output,
@@ -54,7 +54,7 @@ NETWORKX_TESTS: tuple[str, ...] = (
     "networkx.algorithms.components", "networkx.algorithms.centrality", "networkx.algorithms.isomorphism",
     "networkx.generators", "networkx.readwrite", "networkx.utils",
 )
-SMOKE = Path(__file__).resolve().parents[2] / "tests" / "ecosystem" / "smoke.py"
+SMOKE = Path(__file__).with_name("ecosystem_smoke.py")  # run by the venv, never imported
 STAMP = "quicken-ecosystem.json"
 HINT = "check network access to the package index, or pass --no-ecosystem"
 #: The pseudo test id under which a pytest run that did not finish normally is recorded.
@@ -296,7 +296,7 @@ def run(
         raise QuickenError(f"ecosystem {label}: {python} does not exist", "build it first: quicken build")
     if not smoke_script.is_file():
         raise QuickenError(f"ecosystem: smoke script {smoke_script} does not exist",
-                           "run quicken from its source checkout (tests/ecosystem/smoke.py)")
+                           "reinstall quicken: the script ships with it (quicken/ecosystem_smoke.py)")
     start = time.monotonic()
     timings: dict[str, float] = {}
 

@@ -7,7 +7,7 @@ inputs, no timings, no memory addresses, no hash-order-dependent output.
 Each section runs on its own; a section that raises prints the exception's type
 and message and the others still run.
 
-Run by hand: ``<venv>/bin/python tests/ecosystem/smoke.py``.
+Run by hand: ``<venv>/bin/python tools/quicken/ecosystem_smoke.py``.
 """
 
 from __future__ import annotations
