@@ -283,17 +283,9 @@ def _run(python: Path, source: str) -> tuple[str, str, int]:
 
 def differ(base: Path, head: Path, source: str) -> str | None:
     """The first difference between the two builds' runs of ``source``, or None."""
-    a, b = _run(base, source), _run(head, source)
-    if a == b:
-        return None
-    for label, x, y in (("stdout", a[0], b[0]), ("stderr", a[1], b[1])):
-        la, lb = x.splitlines(), y.splitlines()
-        for n in range(max(len(la), len(lb))):
-            left = la[n] if n < len(la) else "<end>"
-            right = lb[n] if n < len(lb) else "<end>"
-            if left != right:
-                return f"{label} line {n + 1}: base {left[:200]!r} | head {right[:200]!r}"
-    return f"exit status: base {a[2]} | head {b[2]}"
+    from .verify import Observation, first_difference
+
+    return first_difference(Observation(*_run(base, source)), Observation(*_run(head, source)))
 
 
 def run(base: Path, head: Path, *, seconds: int = 120, seed: int = 0, examples: int | None = None,
