@@ -202,6 +202,7 @@ def test_status(capsys: pytest.CaptureFixture[str], applied: S.Project) -> None:
     assert f"work tree: {applied.worktree} — at " in out and ", clean" in out
     assert "series:    2 patch(es)" in out
     assert re.search(r"applied\s.*0001-count-calls-in-ceval\.patch", out)
+    assert out.count("validate: never validated") == 2 and out.count("verify:   never verified") == 2
     (applied.worktree / "README").write_text("x\n")
     code, out, _ = run(capsys, "-C", str(applied.root), "status")
     assert code == 0 and "1 uncommitted change(s)" in out
@@ -211,10 +212,11 @@ def test_status_lists_build_slots_not_the_files_beside_them(capsys: pytest.Captu
                                                             applied: S.Project) -> None:
     (applied.builds / "release" / "failed-slot").mkdir(parents=True)
     (applied.builds / "release" / "instruction-counts.json").write_text("{}\n")
+    (applied.builds / "release" / "regrtest").mkdir()  # verify's cache, not a slot
     code, out, _ = run(capsys, "-C", str(applied.root), "status")
     assert code == 0
     assert re.search(r"release\s+failed-slot\s+-\s+failed or incomplete", out)
-    assert "instruction-counts.json" not in out
+    assert "instruction-counts.json" not in out and "regrtest" not in out
 
 
 def test_layouts_pools_bench_layouts_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

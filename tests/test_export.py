@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import cli, export, validate, verify
+from quicken import cli, export, records, validate, verify
 from quicken.errors import ApplyError, QuickenError
 from quicken.series import load as load_series
 
@@ -174,7 +174,7 @@ def test_refuses_unvalidated_patch(exportable: S.Project, issue_patches: list[S.
         expected = f"quicken: error: {name} has no validation record"
     elif case == "failed":
         write_record(exportable, name, passed=False)
-        expected = f"quicken: error: {name} failed validation"
+        expected = f"quicken: error: {name} validation FAILED on ? (full, 2026-11-24)"
     else:
         (exportable.overlay / "Include/quicken_counter.h").write_text("#define QUICKEN_COUNTER 2\n")
         name = issue_patches[0].name
@@ -195,9 +195,10 @@ def test_force_marks_unvalidated(exportable: S.Project, issue_patches: list[S.Ma
     write_record(exportable, issue_patches[0].name, passed=False)
     results = export.run(exportable.cfg(), force=True, output=tmp_path / "out")
     first, second = (ex for ex, _ in results)
-    assert not first.validated and first.validation == "failed"
+    assert not first.validated and first.validation.state is records.State.FAILED
     assert f"Subject: [PATCH UNVALIDATED 1/2] gh-{ISSUE}: Count calls in ceval" in first.mail.decode()
-    assert "UNVALIDATED: exported with --force; its validation FAILED." in first.mail.decode()
+    mail = " ".join(first.mail.decode().split())
+    assert "UNVALIDATED: exported with --force; validation FAILED on ? (full, 2026-11-24)." in mail
     assert "Validation: FAIL" in first.mail.decode()
     assert "> **UNVALIDATED**: exported with --force; never validated." in second.pr
     assert "No validation record." in second.mail.decode()
@@ -332,12 +333,12 @@ def test_refuses_an_unverified_patch_and_force_marks_it(
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
     assert err.splitlines() == [
-        f"quicken: error: {name} was never verified: it is not shown to behave like stock CPython",
+        f"quicken: error: {name} has no verification record: it is not shown to behave like stock CPython",
         f"quicken: hint: run: quicken verify {Path(name).stem} (or export with --force: the mail is then "
         "marked unverified)",
     ]
     results = export.run(cfg, force=True, output=tmp_path / "out")
     first, second = (ex for ex, _ in results)
     assert "UNVERIFIED" not in first.mail.decode()
-    assert ("UNVERIFIED: not shown to behave like stock CPython (quicken verify: never, no verification "
-            "record).") in " ".join(second.mail.decode().split())
+    assert ("UNVERIFIED: not shown to behave like stock CPython (quicken verify: never verified)."
+            in " ".join(second.mail.decode().split()))

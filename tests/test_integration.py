@@ -174,11 +174,11 @@ def test_validate_writes_a_bound_record(project: config.Config) -> None:
     assert any("tests passed" in str(rule) for rule in outcome.verdict.rules)
     series = load_series(project)
     patch = series.patch("0001-tag-fixture-builds.patch")
-    assert validate.freshness(project, series, patch)[0] == "failed"
+    assert validate.standing(project, series, patch).word() == "failed"
     with open(patch.path, "a") as f:
         f.write("\n")
     changed = load_series(project)
-    assert validate.freshness(project, changed, changed.patch(patch.name)) == ("stale", "patch changed")
+    assert validate.standing(project, changed, changed.patch(patch.name)).describe() == "stale: patch changed"
 
 
 def test_calibrate_moves_only_the_layout(project: config.Config) -> None:

@@ -82,7 +82,7 @@ def test_rebase_to_3_13_5_and_back_is_byte_identical(tmp_path: Path) -> None:
     assert apply.run(moved).noop
     series = load_series(moved)
     from quicken import validate
-    assert all(validate.freshness(moved, series, p)[0] == "never" for p in series.patches)
+    assert all(validate.standing(moved, series, p).word() == "never" for p in series.patches)
 
     t0 = time.monotonic()
     up = rebase.start(moved, OLD, None)  # sha256 looked up: the cached, once verified tarball

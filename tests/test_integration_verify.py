@@ -67,7 +67,7 @@ def test_quick_verify_passes_on_the_series_and_fails_without_the_fixes(series_pr
     (outcome,) = verify.run(cfg, [tip.name], verify.Options(quick=True, fuzz=False))
     assert outcome.passed, verify.render(outcome)
     assert "CALL_ALLOC_AND_ENTER_INIT_GENERAL" in outcome.new and not outcome.unreached
-    assert verify.freshness(cfg, series, tip)[0] == "verified"
+    assert verify.standing(cfg, series, tip).word() == "verified"
 
     commit = unfixed_commit(cfg)
     build.build_one(cfg, commit, None, lambda _: None)
@@ -82,4 +82,4 @@ def test_quick_verify_passes_on_the_series_and_fails_without_the_fixes(series_pr
     # 0003, 0006: the fused instructions are lost once UNPACK_SEQUENCE specialized first
     assert ("fused_after_unpack.py (release): never reached FOR_ITER_DICT_ITEMS, FOR_ITER_ENUMERATE"
             in failures)
-    assert verify.freshness(cfg, series, tip)[0] == "verified"  # --head writes no record
+    assert verify.standing(cfg, series, tip).word() == "verified"  # --head writes no record

@@ -275,7 +275,7 @@ def test_validation_check(reviewed: S.Project, good: list[S.Mail]) -> None:
     assert review.check_validation(cfg, series, patch).status == "pass"
     write_record(reviewed, good[0].name, passed=False)
     check = review.check_validation(cfg, series, patch)
-    assert check.status == "fail" and check.summary.startswith("validation failed: run 'quicken validate ")
+    assert check.status == "fail" and check.summary.startswith("validation FAILED on ? (full, ")
     validate.record_path(cfg, patch).unlink()
     check = review.check_validation(cfg, series, patch)
     assert check.where == [f"{patch.path}:1: never validated"]

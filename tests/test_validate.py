@@ -7,27 +7,35 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import calibrate, compare, gate, pystats, validate
+from quicken import calibrate, compare, gate, pystats, records, validate
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
-from quicken.worktree import WorkTree
+
+EPYC = records.Machine("x86_64", "AMD EPYC", 2)
+XEON = records.Machine("x86_64", "Intel Xeon", 2)
 
 
-def write_record(project: S.Project, name: str, passed: bool) -> Path:
+def write_record(project: S.Project, name: str, passed: bool,
+                 runs: tuple[tuple[records.Machine, str, str, bool], ...] = ()) -> Path:
+    """A schema-2 record of ``name``'s current content; ``runs``: (machine, date, mode, passed)."""
     cfg = project.cfg()
     series = load_series(cfg)
     patch = series.patch(name)
     path = validate.record_path(cfg, patch)
-    record = {"binding": validate.binding(cfg, series, patch, "release"),
-              "verdict": {"passed": passed, "rules": []}, "date": "2026-11-24T00:00:00Z"}
-    path.write_text(json.dumps(record))
+    record = records.Record("validation", validate.binding(cfg, series, patch, "release"),
+                            details={"verdict": {"passed": passed, "rules": []},
+                                     "date": "2026-11-24T00:00:00Z"})
+    for machine, date, mode, ok in runs or ((EPYC, "2026-11-24T00:00:00Z", "full", passed),):
+        record.add(records.Run(machine, date, mode, ok))
+    records.save(path, record)
     return path
 
 
 def state(project: S.Project, name: str) -> tuple[str, str]:
     cfg = project.cfg()
     series = load_series(cfg)
-    return validate.freshness(cfg, series, series.patch(name))
+    st = validate.standing(cfg, series, series.patch(name))
+    return st.word(), st.why
 
 
 def test_never_validated(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
@@ -70,9 +78,9 @@ def test_stale_when_pin_or_configuration_changes(make_project, two_patches) -> N
     path.write_text(json.dumps(record))
     assert state(project, name) == ("stale", "build configuration changed")
     record["binding"]["config"]["configure"] = []
-    record["binding"]["machine"]["cores"] = 4096
+    record["binding"]["settings"]["threshold"] = 0.5
     path.write_text(json.dumps(record))
-    assert state(project, name) == ("stale", "validated on another machine")
+    assert state(project, name) == ("stale", "the gate's settings changed")
 
 
 def test_failed_verdict_and_unreadable_record(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]
@@ -254,21 +262,6 @@ def test_stale_when_the_code_below_changes_but_not_its_description(make_project,
     code = mail.read_bytes().replace(b'+#include "quicken_counter.h"', b'+#include "quicken_count.h"')
     mail.write_bytes(code)
     assert state(project, second) == ("stale", "the patches below it changed")
-
-
-def test_records_without_below_compare_the_base_commit(applied: S.Project, two_patches) -> None:  # type: ignore[no-untyped-def]
-    cfg = applied.cfg()
-    series = load_series(cfg)
-    first, second = two_patches[0].name, two_patches[1].name
-    path = write_record(applied, second, passed=True)
-    record = json.loads(path.read_text())
-    del record["binding"]["below"]
-    record["base"] = {"commit": WorkTree(cfg).state().commit_of(first)}
-    path.write_text(json.dumps(record))
-    assert validate.freshness(cfg, series, series.patch(second))[0] == "validated"
-    record["base"] = {"commit": "1" * 40}  # validated on top of another version of the first patch
-    path.write_text(json.dumps(record))
-    assert validate.freshness(cfg, series, series.patch(second)) == ("stale", "the patches below it changed")
 
 
 def test_a_slowdown_that_follows_the_layout_is_not_significant() -> None:

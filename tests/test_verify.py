@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from quicken import fuzz, verify
+from quicken import fuzz, records, verify
 from quicken.config import Config
 from quicken.errors import QuickenError
 from quicken.series import Patch, Series
@@ -120,20 +120,20 @@ def verifiable(make_project, two_patches) -> tuple[Config, Series, Patch]:  # ty
 
 def test_records_bind_content_and_validate_requires_one(verifiable: tuple[Config, Series, Patch]) -> None:
     cfg, series, patch = verifiable
-    assert verify.freshness(cfg, series, patch)[0] == "never"
-    with pytest.raises(QuickenError, match="was never verified") as err:
+    assert verify.standing(cfg, series, patch).state is records.State.NEVER
+    with pytest.raises(QuickenError, match="has no verification record") as err:
         verify.require(cfg, series, patch)
     assert err.value.hint == f"run: quicken verify {Path(patch.name).stem}"
     outcome = verify.Outcome(patch.name, "quick", "0" * 40)
     verify.write_record(cfg, series, patch, outcome, cfg.root / "results")
-    state, why = verify.freshness(cfg, series, patch)
-    assert state == "verified" and why.startswith("quick, ")
+    st = verify.standing(cfg, series, patch)
+    assert st.word() == "verified" and st.why.startswith("quick, on ")
     assert verify.require(cfg, series, patch)["record"] == verify.record_path(cfg, patch).name
     record = json.loads(verify.record_path(cfg, patch).read_text())
-    assert "machine" not in record["binding"] and record["provenance"]["cpu"]
+    assert "machine" not in record["binding"] and record["runs"][0]["machine"]["cpu"]
     (cfg.differential / "p.py").write_text("print(2)\n")
-    assert verify.freshness(cfg, series, patch) == ("stale", "the differential programs changed")
-    with pytest.raises(QuickenError, match="is stale"):
+    assert verify.standing(cfg, series, patch).describe() == "stale: the differential programs changed"
+    with pytest.raises(QuickenError, match="has a stale verification record"):
         verify.require(cfg, series, patch)
 
 
@@ -141,8 +141,8 @@ def test_a_failed_verification_is_recorded_and_refused(verifiable: tuple[Config,
     cfg, series, patch = verifiable
     outcome = verify.Outcome(patch.name, "quick", "0" * 40, unreached=("NEW_INSTRUCTION",))
     verify.write_record(cfg, series, patch, outcome, cfg.root / "results")
-    assert verify.freshness(cfg, series, patch)[0] == "failed"
-    with pytest.raises(QuickenError, match="FAILED verification"):
+    assert verify.standing(cfg, series, patch).state is records.State.FAILED
+    with pytest.raises(QuickenError, match="verification FAILED on "):
         verify.require(cfg, series, patch)
     assert "reached by no differential program" in verify.render(outcome)
 

@@ -149,11 +149,23 @@ def read_stamp(slot: Path, name: str = STAMP) -> Stamp | None:
         return None
 
 
+#: Directories beside a configuration's build slots that hold other caches (:func:`cache_dir`).
+CACHE_DIRS = ("regrtest", "venvs")
+
+
+def cache_dir(cfg: Config, config_name: str, what: str) -> Path:
+    """A cache kept beside the build slots of ``config_name`` (regrtest results, venvs); not a slot."""
+    assert what in CACHE_DIRS, what
+    return cfg.builds / config_name / what
+
+
 def slots(cfg: Config, config_name: str) -> list[Path]:
     """The build slots (directories) of one configuration; files beside them, such as the
-    instruction-count cache, are not slots."""
+    instruction-count cache, and the :data:`CACHE_DIRS` are not slots."""
     base = cfg.builds / config_name
-    return sorted(path for path in base.iterdir() if path.is_dir()) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    return sorted(path for path in base.iterdir() if path.is_dir() and path.name not in CACHE_DIRS)
 
 
 def configured_source(obj: Path) -> Path | None:

@@ -196,7 +196,7 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     outcomes = validate.run(
         cfg, names=args.patches or None, suite_spec=args.suite, config_name=args.config,
         overrides={k: v for k, v in overrides.items() if v is not None}, skip_tests=args.skip_tests,
-        with_pystats=args.pystats, report=progress,
+        with_pystats=args.pystats, report=progress, instructions_only=args.instructions_only,
     )
     progress.done()
     failed = 0
@@ -283,7 +283,7 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
     for ex, path in results:
         notes = []
         if not ex.validated:
-            notes.append(f"UNVALIDATED: {ex.validation}")
+            notes.append(f"UNVALIDATED: {ex.validation.describe()}")
         if ex.news is None:
             notes.append("no NEWS entry")
         print(f"{path}  [{ex.index}/{ex.total}] {ex.title}" + (f"  ({'; '.join(notes)})" if notes else ""))
@@ -505,6 +505,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-tests", action="store_true", help="do not run the patch's CPython tests")
     s.add_argument("--pystats", action="store_true",
                    help="also require the Quicken-Family families' specialized share to rise")
+    s.add_argument("--instructions-only", action="store_true",
+                   help="re-check a current record's instruction counts on this machine (minutes; the wall "
+                        "evidence is kept)")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("verify", help="the differential correctness gate: patched must behave like stock")

@@ -51,7 +51,6 @@ from __future__ import annotations
 import base64
 import email.utils
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -64,7 +63,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import calibrate, compare, regen, validate, verify
+from . import calibrate, compare, records, regen, validate, verify
 from .config import Config
 from .errors import ApplyError, QuickenError
 from .gitutil import Git, init_repo
@@ -114,14 +113,13 @@ class Exported:
     mail: bytes
     pr: str
     news: News | None
-    validation: str  # validated | failed | stale | never
-    why: str
+    validation: records.Standing
     base: str  # the commit the mail applies to
     head: str  # the exported commit
 
     @property
     def validated(self) -> bool:
-        return self.validation == "validated"
+        return self.validation.passed
 
     @property
     def mail_name(self) -> str:
@@ -214,9 +212,12 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
     verdict = record.get("verdict") or {}
     bound = record.get("binding") or {}
     config = (bound.get("config") or {}).get("name", "?")
-    cpu = (bound.get("machine") or {}).get("cpu", "?")
+    try:
+        where = records.judge(records.from_json("validation", record))[1]
+    except (ValueError, TypeError, KeyError):
+        where = "provenance unknown"
     lines = [f"Validation: {'PASS' if verdict.get('passed') else 'FAIL'} ({record.get('date', '?')}, "
-             f"suite {record.get('suite', '?')}, {config} build, {cpu})", ""]
+             f"suite {record.get('suite', '?')}, {config} build; {where})", ""]
     rows = record.get("benchmarks") or []
     if rows:
         lines += ["| benchmark | base | head | ratio | significant | instructions ratio |",
@@ -264,18 +265,16 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
 
 
 def read_record(cfg: Config, patch: Patch) -> dict[str, Any] | None:
-    path = validate.record_path(cfg, patch)
+    """The patch's validation record as JSON (schema 1 migrated), None without a readable one."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        record = records.load(validate.record_path(cfg, patch), "validation")
+    except (ValueError, TypeError, KeyError):
         return None
-    return data if isinstance(data, dict) else None
+    return None if record is None else record.to_json()
 
 
-def unvalidated_line(patch: Patch, state: str, why: str) -> str:
-    what = {"never": "never validated", "failed": "its validation FAILED",
-            "stale": f"its validation record is stale ({why})"}.get(state, state)
-    return (f"UNVALIDATED: exported with --force; {what}. "
+def unvalidated_line(patch: Patch, st: records.Standing) -> str:
+    return (f"UNVALIDATED: exported with --force; {st.describe()}. "
             f"Run 'quicken validate {patch.name}' before submitting.")
 
 
@@ -459,20 +458,12 @@ def check(cfg: Config, series: Series, patches: list[Patch], force: bool, sectio
     if force:
         return
     for patch in patches:
-        state, why = validate.freshness(cfg, series, patch)
-        if state != "validated":
-            what = {"never": "has no validation record", "failed": "failed validation",
-                    "stale": f"has a stale validation record ({why})"}.get(state, state)
-            raise QuickenError(f"{patch.name} {what}",
-                               f"run: quicken validate {patch.name} (or export with --force: "
-                               "the mail is then marked unvalidated)")
-        proven, why = verify.freshness(cfg, series, patch)
-        if proven != "verified":
-            what = {"never": "was never verified", "failed": "FAILED verification",
-                    "stale": f"has a stale verification ({why})"}.get(proven, proven)
-            raise QuickenError(f"{patch.name} {what}: it is not shown to behave like stock CPython",
-                               f"run: quicken verify {Path(patch.name).stem} (or export with --force: "
-                               "the mail is then marked unverified)")
+        records.require_passed(validate.standing(cfg, series, patch), patch.name,
+                               f"quicken validate {patch.name} (or export with --force: the mail is then "
+                               "marked unvalidated)", "")
+        records.require_passed(verify.standing(cfg, series, patch), patch.name,
+                               f"quicken verify {Path(patch.name).stem} (or export with --force: the mail is "
+                               "then marked unverified)", "it is not shown to behave like stock CPython")
     for patch in patches:
         own = [f.path for f in patch.files if f.added] + series.overlay_of(patch)
         if news_entry(patch, section) is None and not any(p.startswith(NEWS_DIR) for p in own):
@@ -520,31 +511,31 @@ def prepare(
             base = chain.base if i == 0 else chain.commits[i - 1]
             head = chain.commits[i]
             report(f"export {patch.name}")
-            state, why = validate.freshness(cfg, series, patch)
+            validated = validate.standing(cfg, series, patch)
             record = read_record(cfg, patch)
             news = None if _has_news(g, base, head) else news_entry(patch, section)
             marks: list[str] = []
-            if state != "validated":
-                marks.append(unvalidated_line(patch, state, why))
-            proven, proof = verify.freshness(cfg, series, patch)
-            if proven != "verified":
+            if not validated.passed:
+                marks.append(unvalidated_line(patch, validated))
+            proven = verify.standing(cfg, series, patch)
+            if not proven.passed:
                 marks.append(f"UNVERIFIED: not shown to behave like stock CPython (quicken verify: "
-                             f"{proven}, {proof}).")
+                             f"{proven.describe()}).")
             if news is None and not _has_news(g, base, head):
                 marks.append(NO_NEWS_LINE)
-            message = commit_message(patch, record if state != "never" else None, marks)
+            message = commit_message(patch, record, marks)
             tree = _with_news(g, head, news, workdir)
             commit = g.commit_tree(tree, base, message, patch.author)
-            prefix = f"PATCH{' UNVALIDATED' if state != 'validated' else ''} {i + 1}/{len(order)}"
+            prefix = f"PATCH{'' if validated.passed else ' UNVALIDATED'} {i + 1}/{len(order)}"
             crlf = f"core.attributesFile={_crlf_attributes(g, base, commit, workdir)}"
             mail = g("-c", crlf, "format-patch", "-1", "--always", "--stdout", "--zero-commit",
                      "--no-signature", "--no-numbered", f"--subject-prefix={prefix}", "--no-renames",
                      "--full-index", "--binary", commit, strip=False)
             stat = g("-c", crlf, "diff", "--stat=100", "--summary", base, commit, strip=False)
             pr = pr_description(title(patch), patch, i + 1, len(order), titles[:i],
-                                record if state != "never" else None, marks, news, chain.label, stat)
+                                record, marks, news, chain.label, stat)
             out.append(Exported(patch, i + 1, len(order), title(patch), mail.encode("utf-8"), pr, news,
-                                state, why, base, head))
+                                validated, base, head))
     return out
 
 

@@ -224,3 +224,41 @@ def evaluate(
     )
     passed = targets_ok and not any(rule.status == FAIL for rule in rules)
     return Verdict(passed=passed, rules=tuple(rules))
+
+
+def evaluate_instructions(
+    counts: Mapping[str, tuple[int, int]],
+    targets: Iterable[str],
+    thresholds: Thresholds | None = None,
+) -> Verdict:
+    """Judge a patch on instruction counts alone (``quicken validate --instructions-only``).
+
+    ``counts`` maps a benchmark to (base, head) instructions per loop.  The
+    instruction half of :func:`evaluate`: every target's count drops by at
+    least ``min_target_instruction_reduction``, and no count grows more than
+    ``max_instruction_slowdown``.
+    """
+    th = thresholds or Thresholds()
+    by_name = {canonical_name(name): (name, pair) for name, pair in counts.items()}
+    target_names = list(dict.fromkeys(canonical_name(t) for t in targets))
+    rules: list[RuleResult] = []
+    if not target_names:
+        rules.append(RuleResult(FAIL, "a patch must name its target benchmarks", "no target benchmarks"))
+    target_rule = f"target instructions ≤ -{_pct(th.min_target_instruction_reduction)}"
+    for name in target_names:
+        if name not in by_name:
+            rules.append(RuleResult(FAIL, "target must be measured", "missing from the instruction counts",
+                                    name))
+            continue
+        base, head = by_name[name][1]
+        ratio = head / base
+        ok = ratio <= 1.0 - th.min_target_instruction_reduction
+        rules.append(RuleResult(PASS if ok else FAIL, target_rule,
+                                f"instructions {(ratio - 1.0) * 100:+.2f}%", by_name[name][0], None, ratio))
+    growth_rule = f"instructions not > +{_pct(th.max_instruction_slowdown)}"
+    for name, (base, head) in counts.items():
+        ratio = head / base
+        rules.append(RuleResult(FAIL if ratio > 1.0 + th.max_instruction_slowdown else PASS, growth_rule,
+                                f"instructions {(ratio - 1.0) * 100:+.2f}%", name, None, ratio))
+    passed = bool(target_names) and not any(rule.status == FAIL for rule in rules)
+    return Verdict(passed=passed, rules=tuple(rules))

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import unidiff
 
-from . import compare, export, validate, verify
+from . import compare, export, records, validate, verify
 from .config import Config
 from .errors import QuickenError, SeriesError
 from .gitutil import Git
@@ -463,24 +463,23 @@ def check_magic(patch: Patch, interp: Interp) -> Check:
 
 
 def check_validation(cfg: Config, series: Series, patch: Patch) -> Check:
-    state, why = validate.freshness(cfg, series, patch)
-    record = validate.record_path(cfg, patch)
-    if state == "validated":
-        return Check("validation", PASS, f"validated ({why})")
-    text = {"never": "never validated", "failed": "validation failed",
-            "stale": f"record is stale ({why})"}[state]
-    return Check("validation", FAIL, f"{text}: run 'quicken validate {patch.name}'",
-                 [f"{record}:1: {text}" if record.is_file() else f"{patch.path}:1: {text}"])
+    st = validate.standing(cfg, series, patch)
+    return _record_check("validation", st, validate.record_path(cfg, patch), patch,
+                         f"quicken validate {patch.name}", "validated")
 
 
 def check_verification(cfg: Config, series: Series, patch: Patch) -> Check:
-    state, why = verify.freshness(cfg, series, patch)
-    if state == "verified":
-        return Check("verification", PASS, f"behaves like stock CPython ({why})")
-    text = {"never": "never verified", "failed": "verification FAILED",
-            "stale": f"verification is stale ({why})"}[state]
-    record = verify.record_path(cfg, patch)
-    return Check("verification", FAIL, f"{text}: run 'quicken verify {Path(patch.name).stem}'",
+    st = verify.standing(cfg, series, patch)
+    return _record_check("verification", st, verify.record_path(cfg, patch), patch,
+                         f"quicken verify {Path(patch.name).stem}", "behaves like stock CPython")
+
+
+def _record_check(name: str, st: records.Standing, record: Path, patch: Patch, command: str,
+                  good: str) -> Check:
+    if st.passed:
+        return Check(name, PASS, f"{good} ({st.why})")
+    text = st.describe()
+    return Check(name, FAIL, f"{text}: run '{command}'",
                  [f"{record}:1: {text}" if record.is_file() else f"{patch.path}:1: {text}"])
 
 

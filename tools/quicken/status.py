@@ -84,12 +84,9 @@ def collect(cfg: Config) -> Status:
                 s = "changed since apply"
             else:
                 s = "applied"
-            verdict, why = validate.freshness(cfg, series, patch)
-            shown = verdict if verdict in ("never", "validated", "failed") else f"stale: {why}"
-            checked, where = verify.freshness(cfg, series, patch)
-            proven = checked if checked in ("never", "failed") else (
-                f"verified ({where})" if checked == "verified" else f"stale: {where}")
-            st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name), shown, proven))
+            st.patches.append(PatchLine(patch.name, patch.subject, s, heads.get(patch.name),
+                                        validate.standing(cfg, series, patch).describe(),
+                                        verify.standing(cfg, series, patch).describe()))
     if state is not None:
         for name in sorted(cfg.build_configs):
             try:
@@ -142,8 +139,9 @@ def render(st: Status) -> str:
         lines.append(f"series:    {len(st.patches)} patch(es)")
         for p in st.patches:
             commit = p.commit[:12] if p.commit else "-" * 12
-            lines.append(f"  {commit}  {p.state:20} {p.validation:28} {p.name}")
-            lines.append(f"  {'':12}  verify: {p.verification}")
+            lines.append(f"  {commit}  {p.state:20} {p.name}")
+            lines.append(f"  {'':12}  validate: {p.validation}")
+            lines.append(f"  {'':12}  verify:   {p.verification}")
     lines.append("builds:" + ("" if st.builds else "    none (quicken build)"))
     for b in st.builds:
         lines.append(f"  {b.config:8} {b.slot:20} {b.tree:12}  {b.state:12} {b.python}")

@@ -9,9 +9,12 @@ verdict): speed counts only for a patch that behaves like stock CPython.  :mod:`
 judges the numbers, after every wall result that disagrees with the instruction
 counts (a non-target's slowdown, a target's missing gain) has been measured again
 at other code layouts (:class:`calibrate.LayoutRecheck`).  The verdict
-is written to ``patches/<patch>.validation.json``, bound to what it judged: the
-patch file's sha256, the overlay files it owns, the code below it, the pin, the
-build configuration and the machine.  Any change to those makes the record stale.
+is added to ``patches/<patch>.validation.json`` (:mod:`quicken.records`), bound to
+what it judged: the patch file's sha256, the overlay files it owns, the code
+below it, the pin, the build configuration and the gate's settings.  Any change
+to those makes the record stale; the machine is provenance only, and results
+from several machines accumulate in the record (``--instructions-only``
+re-checks the deterministic half, the instruction counts, on this machine).
 
 Thresholds: ``[validate]`` in quicken.toml (``threshold``, ``max-wall-slowdown``,
 ``max-instruction-slowdown``, ``suite``), overridden per patch by the
@@ -22,16 +25,13 @@ each family named by ``Quicken-Family:`` must rise.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import platform
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, bench, calibrate, compare, gate, measure, pystats, suite, verify
+from . import __version__, bench, calibrate, compare, gate, pystats, records, suite, verify
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -39,7 +39,6 @@ from .series import load as load_series
 from .worktree import WorkTree
 
 Report = Callable[[str], None]
-RECORD_SUFFIX = ".validation.json"
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,11 @@ def explain_instruction_failures(verdict: gate.Verdict, shifts: dict[str, list[t
 
 
 def record_path(cfg: Config, patch: Patch) -> Path:
-    return cfg.patches / f"{Path(patch.name).stem}{RECORD_SUFFIX}"
+    return records.path_for(cfg.patches, patch.name, "validation")
 
 
 def machine() -> dict[str, object]:
-    return {"arch": platform.machine(), "cpu": measure.cpu_model(), "cores": os.cpu_count()}
+    return records.Machine.here().to_json()
 
 
 def below(cfg: Config, series: Series, patch: Patch) -> str:
@@ -83,9 +82,8 @@ def below(cfg: Config, series: Series, patch: Patch) -> str:
     return h.hexdigest()
 
 
-def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict[str, object]:
-    """What a verdict is bound to: any change here makes the record stale."""
-    bc = cfg.build_config(config_name)
+def content(cfg: Config, series: Series, patch: Patch) -> dict[str, object]:
+    """What every record of ``patch`` is bound to: the patch, its overlay files, the code below, the pin."""
     overlay = {
         rel: hashlib.sha256((cfg.overlay / rel).read_bytes()).hexdigest() for rel in series.overlay_of(patch)
     }
@@ -95,58 +93,43 @@ def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict
         "overlay": overlay,
         "below": below(cfg, series, patch),
         "pin": {"version": cfg.pin.version, "sha256": cfg.pin.sha256},
-        "config": {"name": bc.name, "configure": list(bc.configure)}
-        | ({"fixups": bc.fixup_idents} if bc.fixups else {}),
-        "machine": machine(),
     }
 
 
-def freshness(cfg: Config, series: Series, patch: Patch) -> tuple[str, str]:
-    """(validated | failed | stale | never, why)."""
+def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict[str, object]:
+    """What a verdict is bound to (never the machine): any change here makes the record stale."""
+    bc = cfg.build_config(config_name)
+    th = thresholds(cfg, patch)
+    return content(cfg, series, patch) | {
+        "config": {"name": bc.name, "configure": list(bc.configure)}
+        | ({"fixups": bc.fixup_idents} if bc.fixups else {}),
+        "settings": {"suite": cfg.validate.suite, "threshold": th.min_target_speedup,
+                     "max_wall_slowdown": th.max_wall_slowdown,
+                     "max_instruction_slowdown": th.max_instruction_slowdown},
+    }
+
+
+#: Binding keys in the order a stale record names them.
+STALE_LABELS = (("patch_sha256", "patch changed"), ("overlay", "overlay files changed"),
+                ("below", "the patches below it changed"), ("pin", "pin changed"),
+                ("config", "build configuration changed"), ("settings", "the gate's settings changed"))
+#: Binding keys that schema-1 records lack.
+OPTIONAL = ("settings",)
+
+
+def standing(cfg: Config, series: Series, patch: Patch) -> records.Standing:
+    """The patch's validation record judged against its content (valid on any machine)."""
     path = record_path(cfg, patch)
-    if not path.is_file():
-        return "never", "no validation record"
     try:
-        record = json.loads(path.read_text())
-        bound = record["binding"]
-        passed = bool(record["verdict"]["passed"])
-        config_name = bound["config"]["name"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "stale", f"{path.name} is unreadable"
-    if config_name not in cfg.build_configs:
-        return "stale", f"configuration {config_name!r} no longer exists"
-    current = binding(cfg, series, patch, config_name)
-    for key, label in (("patch_sha256", "patch changed"), ("overlay", "overlay files changed"),
-                       ("pin", "pin changed"), ("config", "build configuration changed"),
-                       ("machine", "validated on another machine")):
-        if bound.get(key) != current[key]:
-            return "stale", label
-    if "below" in bound:
-        if bound["below"] != current["below"]:
-            return "stale", "the patches below it changed"
-    elif _recorded_base_moved(cfg, series, patch, record):
-        return "stale", "the patches below it changed"
-    return ("validated" if passed else "failed"), record.get("date", "")
-
-
-def _recorded_base_moved(cfg: Config, series: Series, patch: Patch, record: dict[str, object]) -> bool:
-    """For records made before ``below`` was bound: compare the recorded base commit with the
-    work tree's, when the work tree is applied from this series (commit ids are deterministic)."""
-    wt = WorkTree(cfg)
-    if not wt.exists:
-        return False
-    try:
-        state = wt.state()
-    except (OSError, ValueError, TypeError):
-        return False
-    if state.digest != series.digest:
-        return False
-    names = [p.name for p in series.patches]
-    index = names.index(patch.name)
-    expected = state.pristine if index == 0 else state.commit_of(names[index - 1])
-    base = record.get("base")
-    recorded = base.get("commit") if isinstance(base, dict) else None
-    return expected is not None and recorded is not None and recorded != expected
+        recorded = records.load(path, "validation")
+    except (ValueError, TypeError, KeyError):
+        recorded = None  # records.standing says it is unreadable
+    config_name = str(((recorded.binding.get("config") if recorded else None) or {}).get("name", ""))
+    if recorded is not None and config_name not in cfg.build_configs:
+        return records.Standing(records.State.STALE, f"configuration {config_name!r} no longer exists",
+                                recorded)
+    current = binding(cfg, series, patch, config_name or cfg.build_config(None).name)
+    return records.standing(path, "validation", current, STALE_LABELS, OPTIONAL)
 
 
 def thresholds(cfg: Config, patch: Patch) -> gate.Thresholds:
@@ -194,13 +177,22 @@ def run(
     skip_tests: bool = False,
     with_pystats: bool = False,
     report: Report = lambda _: None,
+    instructions_only: bool = False,
 ) -> list[Outcome]:
+    """Validate ``names`` (default: every patch); each verdict is added to the patch's record.
+
+    ``instructions_only``: re-check a record's instruction evidence on this
+    machine (callgrind counts of the same benchmarks, judged by the gate's
+    instruction rules), in minutes; the wall evidence is kept as it is.
+    """
     series = load_series(cfg)
     chosen = [series.patch(n) for n in names] if names else list(series.patches)
     if not chosen:
         raise QuickenError("the series is empty: nothing to validate")
     bc = cfg.build_config(config_name)
     outcomes: list[Outcome] = []
+    if instructions_only:
+        return [_instructions_only(cfg, series, patch, bc.name, report) for patch in chosen]
     for patch in chosen:
         verification = verify.require(cfg, series, patch)
         base, head, base_label = _base_and_head(cfg, series, patch)
@@ -229,8 +221,7 @@ def run(
                                 tests=tests, pystats_deltas=deltas,
                                 required_pystats=[f"{f} specialized share" for f in families]
                                 if with_pystats else ())
-        record = {
-            "binding": binding(cfg, series, patch, bc.name),
+        details = {
             "verification": verification,
             "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
                         "failures": [str(r) for r in verdict.failures]},
@@ -245,13 +236,10 @@ def run(
             "geometric_mean": result.comparison.geometric_mean,
             "instructions_geometric_mean": result.comparison.instructions_geometric_mean,
             "results": str(result.directory),
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "date": _now(),
             "quicken": __version__,
         }
-        path = record_path(cfg, patch)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        os.replace(tmp, path)
+        path = _write(cfg, series, patch, bc.name, "full", verdict, result.directory, details)
         where = explain_instruction_failures(verdict, result.function_shifts)
         layouts = tuple(check.describe() for check in rechecked)
         (result.directory / "verdict.txt").write_text(
@@ -259,6 +247,41 @@ def run(
             + "".join(f"  layouts: {line}\n" for line in layouts))
         outcomes.append(Outcome(patch.name, verdict, path, result.directory, where, layouts))
     return outcomes
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _write(cfg: Config, series: Series, patch: Patch, config_name: str, mode: str, verdict: gate.Verdict,
+           results: Path, details: dict[str, object] | None) -> Path:
+    """Add this run's verdict to the patch's record (a new record if the content changed)."""
+    path = record_path(cfg, patch)
+    run_ = records.Run(records.Machine.here(), _now(), mode, verdict.passed,
+                       tuple(str(r) for r in verdict.failures), __version__, str(results))
+    records.append_run(path, "validation", binding(cfg, series, patch, config_name), run_, details, OPTIONAL)
+    return path
+
+
+def _instructions_only(cfg: Config, series: Series, patch: Patch, config_name: str,
+                       report: Report) -> Outcome:
+    st = standing(cfg, series, patch)
+    if st.record is None or st.state in (records.State.NEVER, records.State.STALE):
+        raise QuickenError(f"{patch.name}: no current validation record to re-check ({st.describe()})",
+                           f"run a full validation first: quicken validate {Path(patch.name).stem}")
+    base, head, base_label = _base_and_head(cfg, series, patch)
+    spec = str(st.record.details.get("suite") or ",".join([*patch.targets, cfg.validate.suite]))
+    report(f"validate {patch.name}: instructions only, {spec}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    results = cfg.root / "results" / f"validate-instructions-{Path(patch.name).stem}-{stamp}"
+    result = bench.run(cfg, base, head, spec, "instructions", config_name, report=report, output=results,
+                       labels=(base_label, Path(patch.name).stem))
+    verdict = gate.evaluate_instructions(result.instructions, patch.targets, thresholds(cfg, patch))
+    where = explain_instruction_failures(verdict, result.function_shifts)
+    (result.directory / "verdict.txt").write_text(
+        verdict.render() + "".join(f"  where: {line}\n" for line in where))
+    path = _write(cfg, series, patch, config_name, "instructions", verdict, result.directory, None)
+    return Outcome(patch.name, verdict, path, result.directory, where)
 
 
 #: The code layouts a disputed wall result is measured at again (see calibrate.LAYOUT_SHIFTS).

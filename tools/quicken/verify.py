@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import __version__, build, fuzz
+from . import __version__, build, fuzz, records
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -46,7 +46,6 @@ from .series import load as load_series
 from .worktree import WorkTree
 
 Report = Callable[[str], None]
-RECORD_SUFFIX = ".verification.json"
 STRESS_CONFIG = "stress"
 PROGRAM_TIMEOUT = 300
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
@@ -233,51 +232,34 @@ def run_own_tests(python: Path, tests: Sequence[str], jobs: int, log: Path) -> t
 
 
 def record_path(cfg: Config, patch: Patch) -> Path:
-    return cfg.patches / f"{Path(patch.name).stem}{RECORD_SUFFIX}"
+    return records.path_for(cfg.patches, patch.name, "verification")
 
 
 def binding(cfg: Config, series: Series, patch: Patch) -> dict[str, object]:
-    """What a verification is bound to: the content it judged (never the machine)."""
+    """What a verification is bound to: the content it judged and the programs (never the machine)."""
     from . import validate
 
-    bound = validate.binding(cfg, series, patch, cfg.build_config(None).name)
-    bound.pop("machine", None)
-    bound.pop("config", None)
-    bound["programs"] = programs_digest(cfg)
-    return bound
+    return validate.content(cfg, series, patch) | {"programs": programs_digest(cfg)}
 
 
-def freshness(cfg: Config, series: Series, patch: Patch) -> tuple[str, str]:
-    """(verified | failed | stale | never, why)."""
-    path = record_path(cfg, patch)
-    if not path.is_file():
-        return "never", "no verification record"
-    try:
-        record = json.loads(path.read_text())
-        bound = record["binding"]
-        passed = bool(record["passed"])
-        mode = str(record["mode"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "stale", f"{path.name} is unreadable"
+STALE_LABELS = (("patch_sha256", "patch changed"), ("overlay", "overlay files changed"),
+                ("below", "the patches below it changed"), ("pin", "pin changed"),
+                ("programs", "the differential programs changed"))
+
+
+def standing(cfg: Config, series: Series, patch: Patch) -> records.Standing:
+    """The patch's verification record judged against its content (valid on any machine)."""
     current = binding(cfg, series, patch)
-    for key, label in (("patch_sha256", "patch changed"), ("overlay", "overlay files changed"),
-                       ("below", "the patches below it changed"), ("pin", "pin changed"),
-                       ("programs", "the differential programs changed")):
-        if bound.get(key) != current.get(key):
-            return "stale", label
-    where = record.get("provenance", {}).get("cpu", "?")
-    return ("verified" if passed else "failed"), f"{mode}, {record.get('date', '?')[:10]} on {where}"
+    return records.standing(record_path(cfg, patch), "verification", current, STALE_LABELS)
 
 
 def require(cfg: Config, series: Series, patch: Patch) -> dict[str, object]:
     """The passing verification a validation builds on; refuse without one."""
-    state, why = freshness(cfg, series, patch)
-    if state != "verified":
-        what = {"never": "was never verified", "failed": "FAILED verification", "stale": f"is stale ({why})"}
-        raise QuickenError(f"{patch.name} {what.get(state, state)}: validate measures only patches that "
-                           "behave like stock CPython", f"run: quicken verify {Path(patch.name).stem}")
+    st = standing(cfg, series, patch)
+    records.require_passed(st, patch.name, f"quicken verify {Path(patch.name).stem}",
+                           "validate measures only patches that behave like stock CPython")
     path = record_path(cfg, patch)
-    return {"record": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "summary": why}
+    return {"record": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "summary": st.why}
 
 
 # -- the run ------------------------------------------------------------------------
@@ -391,7 +373,7 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
     if opts.stress:
         extra["stress"] = _stress(cfg, series, chosen, results_dir, report, target or chosen[-1].name)
     if opts.regrtest:
-        cache = cfg.builds / cfg.build_config(None).name / "regrtest"
+        cache = build.cache_dir(cfg, cfg.build_config(None).name, "regrtest")
         runs = [regrtest.run(python, tree=_tree_of(python), label=label, cache_dir=cache,
                              jobs=cfg.job_count, report=report)
                 for label, python in (("baseline", base), ("patched", head))]
@@ -400,7 +382,7 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
                              "summary": list(diff.render())[:12],
                              "seconds": [r.seconds for r in runs]}
     if opts.ecosystem:
-        venvs = cfg.builds / cfg.build_config(None).name / "venvs"
+        venvs = build.cache_dir(cfg, cfg.build_config(None).name, "venvs")
         first = ecosystem.run(base, venv=venvs / _tree_of(base)[:12], label="baseline", report=report)
         second = ecosystem.run(head, venv=venvs / _tree_of(head)[:12], label="patched",
                                packages=ecosystem.pins(first), report=report)  # the same versions
@@ -422,7 +404,7 @@ def _stress(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: P
     failures = [r.describe() for r in results if r.difference is not None]
     own = sorted({t for p in chosen for t in own_tests(series, p)})
     selection = sorted({t for p in chosen for t in p.tests} - set(own))
-    cache = cfg.builds / STRESS_CONFIG / "regrtest"
+    cache = build.cache_dir(cfg, STRESS_CONFIG, "regrtest")
     runs = [regrtest.run(python, tree=_tree_of(python), label=f"stress/{label}", cache_dir=cache,
                          selection=selection, jobs=cfg.job_count, report=report)
             for label, python in (("baseline", base), ("patched", head))]
@@ -442,13 +424,7 @@ def _tree_of(python: Path) -> str:
 
 
 def write_record(cfg: Config, series: Series, patch: Patch, outcome: Outcome, results_dir: Path) -> Path:
-    from . import validate
-
-    record = {
-        "schema": 1,
-        "binding": binding(cfg, series, patch),
-        "passed": outcome.passed,
-        "mode": outcome.mode,
+    details = {
         "failures": outcome.failures,
         "head_tree": outcome.head_tree,
         "new_instructions": list(outcome.new),
@@ -458,14 +434,13 @@ def write_record(cfg: Config, series: Series, patch: Patch, outcome: Outcome, re
                                                                "summary": outcome.own_tests[1]},
         "extra": outcome.extra,
         "results": str(results_dir),
-        "provenance": validate.machine(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quicken": __version__,
     }
+    run = records.Run(records.Machine.here(), str(details["date"]), outcome.mode, outcome.passed,
+                      tuple(outcome.failures), __version__, str(results_dir))
     path = record_path(cfg, patch)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=list) + "\n")
-    os.replace(tmp, path)
+    records.append_run(path, "verification", binding(cfg, series, patch), run, details)
     return path
 
 

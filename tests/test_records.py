@@ -1,0 +1,161 @@
+"""Evidence records: content binding, runs from several machines, the policy when they disagree,
+schema-1 migration, and the instruction-only gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from quicken import gate, records, validate, verify
+from quicken.series import load as load_series
+
+EPYC = records.Machine("x86_64", "AMD EPYC", 2)
+XEON = records.Machine("x86_64", "Intel Xeon", 2)
+
+
+@pytest.fixture
+def here(monkeypatch: pytest.MonkeyPatch) -> records.Machine:
+    """This machine is an Intel Xeon: records made on the EPYC come from elsewhere."""
+    monkeypatch.setattr(records.Machine, "here", classmethod(lambda cls: XEON))
+    return XEON
+
+
+def _record(*runs: tuple[records.Machine, str, str, bool]) -> records.Record:
+    rec = records.Record("validation", {"patch": "p"})
+    for machine, date, mode, ok in runs:
+        rec.add(records.Run(machine, date, mode, ok))
+    return rec
+
+
+def test_passed_on_another_machine_is_valid_here(here: records.Machine) -> None:
+    passed, why = records.judge(_record((EPYC, "2026-12-02T10:00:00Z", "full", True),
+                                        (EPYC, "2026-12-02T11:00:00Z", "full", True)))
+    assert passed
+    assert why == "on AMD EPYC ×2, 2026-12-02; instructions not re-checked on this machine"
+
+
+def test_a_failure_on_any_machine_fails_the_record(here: records.Machine) -> None:
+    passed, why = records.judge(_record((EPYC, "2026-12-02T10:00:00Z", "full", True),
+                                        (XEON, "2026-12-03T10:00:00Z", "full", False)))
+    assert not passed
+    assert why == "FAILED on Intel Xeon (full, 2026-12-03); passed on AMD EPYC ×1, 2026-12-03"
+
+
+def test_a_later_run_on_the_same_machine_supersedes_its_failure(here: records.Machine) -> None:
+    passed, why = records.judge(_record((XEON, "2026-12-03T10:00:00Z", "full", False),
+                                        (EPYC, "2026-12-02T10:00:00Z", "full", True),
+                                        (XEON, "2026-12-03T12:00:00Z", "full", True)))
+    assert passed
+    assert "instructions checked on this machine" in why
+
+
+def test_an_instruction_recheck_does_not_supersede_a_wall_failure(here: records.Machine) -> None:
+    passed, _ = records.judge(_record((XEON, "2026-12-03T10:00:00Z", "full", False),
+                                      (XEON, "2026-12-03T12:00:00Z", "instructions", True)))
+    assert not passed
+
+
+def test_schema1_validation_record_is_migrated_machine_becoming_provenance(tmp_path: Path,
+                                                                          here: records.Machine) -> None:
+    path = tmp_path / "0001-x.validation.json"
+    path.write_text(json.dumps({
+        "binding": {"patch": "0001-x.patch", "patch_sha256": "ab", "machine": EPYC.to_json()},
+        "verdict": {"passed": True, "failures": []}, "benchmarks": [{"name": "b"}],
+        "date": "2026-12-02T13:06:45Z", "quicken": "0.1.0", "results": "/r"}))
+    rec = records.load(path, "validation")
+    assert rec is not None
+    assert rec.binding == {"patch": "0001-x.patch", "patch_sha256": "ab"}
+    assert rec.runs == [records.Run(EPYC, "2026-12-02T13:06:45Z", "full", True, (), "0.1.0", "/r",
+                                    migrated=True)]
+    assert rec.details["benchmarks"] == [{"name": "b"}]
+    assert records.migrate([path]) == [path]
+    data = json.loads(path.read_text())
+    assert data["schema"] == records.SCHEMA and data["runs"][0]["migrated"] is True
+    assert records.load(path, "validation") == rec
+    assert records.migrate([path]) == []  # already schema 2
+
+
+def test_schema1_verification_record_keeps_its_provenance(tmp_path: Path) -> None:
+    path = tmp_path / "0001-x.verification.json"
+    path.write_text(json.dumps({"schema": 1, "binding": {"patch": "0001-x.patch"}, "passed": False,
+                                "mode": "quick", "failures": ["p.py: output differs"],
+                                "provenance": XEON.to_json(), "date": "2026-12-03T10:00:00Z"}))
+    rec = records.load(path, "verification")
+    assert rec is not None and rec.runs[0].machine == XEON
+    assert rec.runs[0].failures == ("p.py: output differs",) and rec.runs[0].mode == "quick"
+    assert "provenance" not in rec.to_json()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "r.validation.json"
+    path.write_text(json.dumps({"schema": 99, "binding": {}}))
+    st = records.standing(path, "validation", {}, ())
+    assert st.state is records.State.STALE and "newer than this Quicken knows" in st.why
+
+
+def test_append_run_accumulates_on_the_same_content_and_restarts_on_new(tmp_path: Path) -> None:
+    path = tmp_path / "r.validation.json"
+    records.append_run(path, "validation", {"patch_sha256": "a"}, records.Run(EPYC, "d1", "full", True),
+                       {"benchmarks": [1]})
+    rec = records.append_run(path, "validation", {"patch_sha256": "a"},
+                             records.Run(XEON, "d2", "instructions", True), None)
+    assert [r.machine for r in rec.runs] == [EPYC, XEON] and rec.details == {"benchmarks": [1]}
+    rec = records.append_run(path, "validation", {"patch_sha256": "b"},
+                             records.Run(XEON, "d3", "full", False), {"benchmarks": [2]})
+    assert [r.date for r in rec.runs] == ["d3"] and rec.details == {"benchmarks": [2]}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_validation_is_valid_on_any_machine_and_stale_on_content(make_project, two_patches,  # type: ignore[no-untyped-def]
+                                                                 here: records.Machine) -> None:
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    series = load_series(cfg)
+    patch = series.patch(two_patches[0].name)
+    path = validate.record_path(cfg, patch)
+    legacy = {"binding": validate.binding(cfg, series, patch, "release") | {"machine": EPYC.to_json()},
+              "verdict": {"passed": True}, "date": "2026-12-02T13:06:45Z"}
+    del legacy["binding"]["settings"]  # schema 1 had no settings
+    path.write_text(json.dumps(legacy))
+    st = validate.standing(cfg, series, patch)
+    assert st.word() == "validated"
+    assert st.describe() == ("validated (on AMD EPYC ×1, 2026-12-02; "
+                             "instructions not re-checked on this machine)")
+    (project.overlay / "Include/quicken_counter.h").write_text("#define QUICKEN_COUNTER 2\n")
+    assert validate.standing(cfg, series, patch).describe() == "stale: overlay files changed"
+
+
+def test_verification_standing_and_require(make_project, two_patches, here: records.Machine) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    series = load_series(cfg)
+    patch = series.patch(two_patches[0].name)
+    path = verify.record_path(cfg, patch)
+    records.append_run(path, "verification", verify.binding(cfg, series, patch),
+                       records.Run(EPYC, "2026-12-03T10:00:00Z", "full", True), {})
+    assert verify.standing(cfg, series, patch).describe() == "verified (full, on AMD EPYC ×1, 2026-12-03)"
+    assert verify.require(cfg, series, patch)["summary"] == "full, on AMD EPYC ×1, 2026-12-03"
+
+
+def test_instruction_only_gate() -> None:
+    th = gate.Thresholds(min_target_instruction_reduction=0.15, max_instruction_slowdown=0.01)
+    counts = {"bm_target": (1000, 700), "other": (1000, 1005)}
+    verdict = gate.evaluate_instructions(counts, ["target"], th)
+    assert verdict.passed and len(verdict.rules) == 3
+    verdict = gate.evaluate_instructions({"bm_target": (1000, 900), "other": (1000, 1020)}, ["target"], th)
+    assert not verdict.passed
+    assert [r.benchmark for r in verdict.failures] == ["bm_target", "other"]
+    assert not gate.evaluate_instructions({"other": (1, 1)}, ["target"], th).passed  # target missing
+
+
+def test_landed_records_are_valid_on_any_machine(here: records.Machine) -> None:
+    """The repository's own records: readable (migrated on reading), bound to content only."""
+    root = Path(__file__).resolve().parents[1] / "patches"
+    for path in sorted(root.glob("*.json")):
+        kind = "validation" if path.name.endswith(records.VALIDATION_SUFFIX) else "verification"
+        rec = records.load(path, kind)
+        assert rec is not None and rec.runs, path.name
+        assert "machine" not in rec.binding, path.name
+        assert all(run.machine.cpu for run in rec.runs), path.name
+
