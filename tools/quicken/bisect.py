@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import build, measure, suite
+from . import build, measure, pyperf_api, suite
 from .config import Config
 from .errors import BuildError, QuickenError
 from .gitutil import Git
@@ -156,16 +156,13 @@ def classify(good: list[float], head: list[float], threshold: float) -> tuple[st
     slowdown is at least ``threshold`` (a fraction); good ("same"): the 95 %
     confidence interval of the ratio ends below 1 + threshold; else unsure.
     """
-    from pyperf._compare import is_significant
-    from pyperf._utils import tdist95conf_level
-
     mean_good, mean_head = statistics.fmean(good), statistics.fmean(head)
     ratio = mean_head / mean_good
     if len(good) < 2 or len(head) < 2:
         return "unsure", ratio, f"{ratio:.3f}x from too few values"
-    significant, t_score = is_significant(good, head)
+    significant, t_score = pyperf_api.is_significant(good, head)
     spread = math.sqrt(statistics.variance(good) / len(good) + statistics.variance(head) / len(head))
-    half = tdist95conf_level(len(good) + len(head) - 2) * spread / mean_good
+    half = pyperf_api.t95(len(good) + len(head) - 2) * spread / mean_good
     low, high = ratio - half, ratio + half
     detail = (f"{ratio:.3f}x (95% CI {low:.3f}-{high:.3f}, t={t_score:.2f}, "
               f"{len(good)}+{len(head)} values)")

@@ -38,9 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyperf._utils import tdist95conf_level
-
-from . import bench, build, compare
+from . import bench, build, compare, pyperf_api
 from .config import Config
 from .errors import QuickenError
 from .gitutil import PIN_IDENTITY
@@ -159,7 +157,7 @@ class LayoutRecheck:
 
     @property
     def significant(self) -> bool:
-        return len(self.ratios) > 1 and abs(self.t_score) >= tdist95conf_level(len(self.ratios) - 1)
+        return len(self.ratios) > 1 and abs(self.t_score) >= pyperf_api.t95(len(self.ratios) - 1)
 
     def row(self, measured: compare.ComparisonRow) -> compare.ComparisonRow:
         """``measured`` (the row at the unmoved layout) judged across the layouts instead."""

@@ -1,8 +1,8 @@
 """Compare two pyperf result files (base build vs head build).
 
 Pure logic plus rendering: no benchmark is run here.  Significance is pyperf's
-own two-sample t-test (``pyperf._compare.is_significant_benchs``, the test
-``pyperf compare_to`` uses); the "unstable" flag mirrors the warnings of
+own two-sample t-test (the test ``pyperf compare_to`` uses, through
+:mod:`quicken.pyperf_api`); the "unstable" flag mirrors the warnings of
 ``pyperf check`` (``pyperf._cli.format_checks``), minus the "not enough
 samples for 1% precision" one, which fires on every quick run.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyperf
-from pyperf._compare import is_significant_benchs
 
+from quicken import pyperf_api
 from quicken.errors import QuickenError
 
 #: pyperf check: standard deviation of at least 10% of the mean.
@@ -161,7 +161,7 @@ def stability_issues(bench: pyperf.Benchmark) -> list[str]:
             if abs(off) >= MAX_OUTLIER_FRACTION:
                 issues.append(f"{label} is {abs(off) * 100:.0f}% {'above' if off > 0 else 'below'} the mean")
     if bench.get_unit() == "second":
-        raw = bench._get_raw_values()  # pyperf's own check uses this too
+        raw = pyperf_api.raw_values(bench)
         if raw and min(raw) < MIN_RAW_SECONDS:
             issues.append(f"shortest raw value is {min(raw) * 1e6:.0f} us (< 1 ms)")
     return issues
@@ -178,7 +178,7 @@ def compare_benchmarks(
     name = head.get_name()
     if base.get_unit() != head.get_unit():
         raise CompareError(f"benchmark {name!r}: units differ ({base.get_unit()} vs {head.get_unit()})", None)
-    significant, t_score = is_significant_benchs(base, head)
+    significant, t_score = pyperf_api.is_significant_benchs(base, head)
     reasons = [f"base: {issue}" for issue in stability_issues(base)]
     reasons += [f"head: {issue}" for issue in stability_issues(head)]
     base_mean = base.mean()
