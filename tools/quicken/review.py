@@ -254,9 +254,9 @@ def interpreter_change(before: dict[str, str | None], after: dict[str, str | Non
         if spec_a.get(fam) != spec_b.get(fam):
             families.add(fam)
     for name in [*info.added, *info.removed, *info.caches, *named]:
-        fam = family_of(name, spec_a) or family_of(name, spec_b)
-        if fam:
-            families.add(fam)
+        found = family_of(name, spec_a) or family_of(name, spec_b)
+        if found:
+            families.add(found)
     info.families = sorted(families)
     info.family_caches = {fam: caches_a.get(fam) for fam in info.families}
     mb = before.get(BOOTSTRAP)
@@ -522,7 +522,7 @@ def added_c_lines(cfg: Config, patchset: unidiff.PatchSet) -> list[tuple[str, in
         for hunk in pf:
             for line in hunk:
                 if line.is_added:
-                    lines.append((file_path(pf), line.target_line_no, line.value.rstrip("\n")))
+                    lines.append((file_path(pf), line.target_line_no or 0, line.value.rstrip("\n")))
     return lines
 
 

@@ -283,8 +283,9 @@ class Outcome:
         lines += [f"new instruction {name} is reached by no differential program" for name in self.unreached]
         if self.own_tests is not None and not self.own_tests[0]:
             lines.append(f"the patch's own tests failed: {self.own_tests[1]}")
-        lines += [f"{what}: {line}" for what, data in self.extra.items()
-                  for line in data.get("failures", [])]  # type: ignore[union-attr]
+        for what, data in self.extra.items():
+            failures = data.get("failures")
+            lines += [f"{what}: {line}" for line in failures] if isinstance(failures, list) else []
         return lines
 
     @property
