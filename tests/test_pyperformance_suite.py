@@ -102,6 +102,22 @@ def test_worker_command_keeps_extra_options(tmp_path: Path) -> None:
     assert P.as_benchmark("pickle_pure_python", command).args == ("--pure-python", "pickle")
 
 
+def test_pystats_command_borrows_the_release_venv(tmp_path: Path) -> None:
+    venv = tmp_path / "venv" / "cpython3.13-x"
+    site = venv / "lib" / "python3.13" / "site-packages"
+    site.mkdir(parents=True)
+    command = [str(venv / "bin" / "python"), "-u", "/d/bm_django_template/run_benchmark.py",
+               "--debug-single-value", "--output", "/tmp/z"]
+    made = P.pystats_command(command, Path("/builds/pystats/patched/obj/python"))
+    assert made.argv == ("/builds/pystats/patched/obj/python", "-X", "pystats", "-u",
+                         "/d/bm_django_template/run_benchmark.py", "--worker", "--loops=1", "--warmups=0",
+                         "--values=1", "--min-time=0", "--quiet")
+    assert made.env["PYTHONPATH"] == str(site)
+    site.rmdir()
+    with pytest.raises(P.QuickenError, match="no site-packages under"):
+        P.pystats_command(command, Path("/p"))
+
+
 def test_run_argv_and_environment() -> None:
     argv = P.run_argv(Path("/b/python"), Path("/o.json"), ["a"], fast=True, same_loops=Path("/l.json"),
                       inherit=["PIP_CERT"], host_python="host")

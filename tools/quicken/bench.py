@@ -22,7 +22,7 @@ import fcntl
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -214,7 +214,10 @@ def pystats(
     pyperf_dir: Path,
     out: Path,
     report: Report,
+    runner_commands: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> Path:
+    """Both pystats builds' statistics over ``benches`` and the benchmarks pyperformance's runner
+    installed (``runner_commands``: name -> side -> the command it ran in its venv), compared."""
     stats = out / "pystats"
     stats.mkdir(parents=True, exist_ok=True)
     jsons: list[Path] = []
@@ -230,6 +233,10 @@ def pystats(
                 argv = (cmd.argv[0], "-X", "pystats", *cmd.argv[1:])
                 _run(suite.Command(argv, cmd.env, cmd.cwd), f"pystats {bench.name} on {side.label}",
                      stats / "pystats.log")
+            for i, (name, commands) in enumerate(sorted((runner_commands or {}).items()), 1):
+                report(f"pystats [{i}/{len(runner_commands or {})}] {name} on {side.label}")
+                _run(runner.pystats_command(commands[side_name], side.python),
+                     f"pystats {name} on {side.label}", stats / "pystats.log")
             if not any(raw.glob("*.txt")):
                 raise QuickenError(f"pystats: {side.label} ({side.python}) left no statistics in {raw}",
                                    "is it a --enable-pystats build, and did something else empty that "
@@ -285,9 +292,14 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     result = BenchResult(out, chosen.name, mode, None)
     suite_run: runner.SuiteRun | None = None
-    if chosen.selection and mode != "pystats":
+    if chosen.selection:
+        # pystats mode: the runner only installs and probes, on the measured configuration's builds,
+        # whose venvs the pystats builds then borrow (runner.pystats_command).
+        runner_sides = (base, head) if mode != "pystats" else (
+            _side(cfg, base_target, config_name, report, base_label),
+            _side(cfg, head_target, config_name, report, head_label))
         sides = [runner.SideSpec(s.label, s.python, runner.venv_home(cfg.cache, s.tree, s.configure), s.tree,
-                                 s.configure) for s in (base, head)]
+                                 s.configure) for s in runner_sides]
         runner_options = chosen.runner_pyperf.updated(**dict(overrides or {}))
         suite_run = runner.run(chosen.selection, sides[0], sides[1], out, wall=mode in ("wall", "both"),
                                fast=runner_options.fast, rigorous=runner_options.rigorous, report=report)
@@ -327,7 +339,8 @@ def run(
     for side in (base, head):
         side.check_unchanged(out)
     if with_pystats:
-        result.pystats = pystats(cfg, chosen.benchmarks, base_target, head_target, pyperf_dir, out, report)
+        result.pystats = pystats(cfg, chosen.benchmarks, base_target, head_target, pyperf_dir, out, report,
+                                 runner_commands=suite_run.commands if suite_run is not None else None)
     result.seconds = time.monotonic() - start
     write_report(result, base, head)
     return result

@@ -439,6 +439,25 @@ def worker_command(command: Sequence[str], loops: int) -> suite.Command:
     return suite.Command(argv, env, Path(prefix[2]).parent)
 
 
+def site_packages(command: Sequence[str]) -> Path:
+    """The site-packages of the venv a probed command ran in."""
+    venv = Path(command[0]).parent.parent
+    found = sorted(venv.glob("lib/python*/site-packages"))
+    if not found:
+        raise QuickenError(f"no site-packages under {venv}: was the venv removed?",
+                           "run the benchmark again (quicken bench --suite ...) to reinstall it")
+    return found[0]
+
+
+def pystats_command(command: Sequence[str], python: Path, loops: int = 1) -> suite.Command:
+    """The benchmark body under ``python -X pystats`` (a pystats build of the same tree), with the
+    packages of the venv pyperformance made for the release build on its path (same version and ABI)."""
+    worker = worker_command(command, loops)
+    env = dict(worker.env)
+    env["PYTHONPATH"] = str(site_packages(command))
+    return suite.Command((str(python), "-X", "pystats", *worker.argv[1:]), env, worker.cwd)
+
+
 def as_benchmark(name: str, command: Sequence[str]) -> suite.Benchmark:
     """A :class:`suite.Benchmark` for the count cache's key (script digest, extra options)."""
     prefix = worker_prefix(command)
