@@ -140,6 +140,18 @@ def test_third_party_benchmarks_go_to_pyperformances_runner(project: tuple[Path,
         S.resolve("curated", config, pyperformance_dir=fake)
 
 
+def test_manifest_variants_go_to_pyperformances_runner(project: tuple[Path, Path]) -> None:
+    """argparse_subparsers is bm_argparse run with options only pyperformance's MANIFEST knows."""
+    path, fake = project
+    (fake / "MANIFEST").write_text("[benchmarks]\n\nname\tmetafile\npure\t<local>\n"
+                                   "pure_variant\t<local:pure>\n")
+    assert S.manifest_variants(fake) == {"pure_variant": "pure"}
+    chosen = S.resolve("alpha,pure_variant,pure", S.load_suites(path), pyperformance_dir=fake)
+    assert [b.name for b in chosen.benchmarks] == ["alpha", "pure"] and chosen.selection == ("pure_variant",)
+    with pytest.raises(S.SuiteError, match="unknown suite or benchmark 'pure_other'"):
+        S.resolve("pure_other", S.load_suites(path), pyperformance_dir=fake)
+
+
 def test_unknown_suite_hint_lists_choices(project: tuple[Path, Path]) -> None:
     path, fake = project
     with pytest.raises(S.SuiteError) as info:

@@ -375,6 +375,21 @@ def pyperformance_benchmarks_dir() -> Path:
     return directory
 
 
+def manifest_variants(bench_root: Path) -> dict[str, str]:
+    """Benchmarks pyperformance's MANIFEST runs from another one's directory (``name <local:other>``):
+    name -> other.  Only pyperformance's runner knows their options, so they always go through it."""
+    try:
+        text = (bench_root / "MANIFEST").read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    variants = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].startswith("<local:") and parts[1].endswith(">"):
+            variants[parts[0]] = parts[1][len("<local:"):-1]
+    return variants
+
+
 def pyperformance_dependencies(bench_dir: Path) -> list[str]:
     """Third-party requirements of a pyperformance benchmark (pyperf excluded)."""
     deps: list[str] = []
@@ -510,6 +525,10 @@ def resolve(spec: str, config: SuiteConfig, *, pyperformance_dir: Path | None = 
                 root = bench_root if bench_root is not None else pyperformance_benchmarks_dir()
             except QuickenError as exc:
                 raise SuiteError(f"unknown suite or benchmark {name!r} ({exc.message})", hint) from None
+            if name in manifest_variants(root):  # e.g. argparse_subparsers: bm_argparse with options
+                if name not in runner_names:
+                    runner_names.append(name)
+                continue
             if not (root / f"bm_{name}" / "run_benchmark.py").is_file():
                 raise SuiteError(
                     f"unknown suite or benchmark {name!r}", hint + "; or a pyperformance benchmark name"
