@@ -202,6 +202,12 @@ def test_resume_skips_finished_benchmarks(tmp_path: Path, monkeypatch: pytest.Mo
     state = json.loads((out / "pyperformance" / "state.json").read_text())
     assert sorted(n for n, e in state["benchmarks"].items() if e.get("wall")) == ["a", "b"]
 
+    report_only = FakePyperformance()  # the report of the interrupted run: the finished ones, nothing run
+    monkeypatch.setattr(P, "run_pyperformance", report_only)
+    partial = P.run(["x"], base, head, out, names=["a", "b", "c", "d"], finished_only=True)
+    assert report_only.calls == [] and partial.names == partial.done == ["a", "b"]
+    assert pyperf.BenchmarkSuite.load(str(partial.base_json)).get_benchmark_names() == ["a", "b"]
+
     second = FakePyperformance()
     monkeypatch.setattr(P, "run_pyperformance", second)
     messages: list[str] = []

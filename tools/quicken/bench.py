@@ -271,6 +271,7 @@ def run(
     instruction_loops: int | None = None,
     report: Report = lambda _: None,
     labels: tuple[str, str] | None = None,
+    finished_only: bool = False,
 ) -> BenchResult:
     if mode not in MODES:
         raise QuickenError(f"--mode {mode}: choose one of {', '.join(MODES)}")
@@ -302,7 +303,8 @@ def run(
                                  s.configure) for s in runner_sides]
         runner_options = chosen.runner_pyperf.updated(**dict(overrides or {}))
         suite_run = runner.run(chosen.selection, sides[0], sides[1], out, wall=mode in ("wall", "both"),
-                               fast=runner_options.fast, rigorous=runner_options.rigorous, report=report)
+                               fast=runner_options.fast, rigorous=runner_options.rigorous, report=report,
+                               finished_only=finished_only)
         result.failures.update(suite_run.failures)
         result.memory = runner.memory_ratios(suite_run.base_memory, suite_run.head_memory)
     if mode in ("instructions", "both"):

@@ -144,6 +144,8 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
         overrides["fast"] = False
     chosen = {k: v for k, v in overrides.items() if v is not None}
     output = Path(args.output) if args.output else None
+    if args.finished_only and not args.resume:
+        raise QuickenError("--finished-only reports an interrupted run: give its directory with --resume DIR")
     if args.resume:
         if args.output:
             raise QuickenError("--resume DIR is the results directory already: drop -o/--output")
@@ -169,7 +171,7 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
     result = bench.run(
         cfg, base_target=args.base, head_target=args.head, suite_spec=args.suite, mode=args.mode,
         config_name=args.config, with_pystats=args.pystats, output=output, overrides=chosen,
-        instruction_loops=args.instruction_loops, report=progress,
+        instruction_loops=args.instruction_loops, report=progress, finished_only=args.finished_only,
     )
     progress.done()
     print(bench.render_text(result))
@@ -485,6 +487,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", metavar="DIR",
                    help="finish an interrupted run in its results directory (benchmarks of pyperformance's "
                         "runner that finished are not run again)")
+    s.add_argument("--finished-only", action="store_true",
+                   help="with --resume: report the benchmarks of pyperformance's runner that finished, "
+                        "without running the others")
     s.add_argument("--layouts", type=_shifts, metavar="BYTES",
                    help="also measure the wall clock with both interpreter loops moved by each of these "
                         "byte counts (e.g. 16,32,48) and judge every benchmark across the layouts")

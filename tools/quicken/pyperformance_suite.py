@@ -315,10 +315,12 @@ class Eta:
 
 def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, wall: bool = True,
         fast: bool = False, rigorous: bool = False, timeout: float | None = 1800.0,
-        report: Report = lambda _: None, names: Sequence[str] | None = None) -> SuiteRun:
+        report: Report = lambda _: None, names: Sequence[str] | None = None,
+        finished_only: bool = False) -> SuiteRun:
     """Probe (install, memory, command) and, with ``wall``, time every selected benchmark on both sides.
 
-    Finished benchmarks found in ``out/pyperformance/state.json`` are skipped.
+    Finished benchmarks found in ``out/pyperformance/state.json`` are skipped;
+    ``finished_only`` runs nothing and collects just those (the report of an interrupted run).
     """
     root = out / "pyperformance"
     raw = root / "raw"
@@ -331,6 +333,9 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
         report(f"pyperformance: list {','.join(selection)}")
         names = list_benchmarks(base.python, selection)
     names = list(names)
+    if finished_only:
+        names = [n for n in names if _finished(state.entry(n), wall)]
+        report(f"pyperformance: {len(names)} finished benchmarks in {root}, the others left out")
     inherit = inherited_environ()
     log = root / "pyperformance.log"
     sides = {"base": base, "head": head}
