@@ -218,6 +218,18 @@ def test_driver_stops_at_the_first_failure(tmp_path: Path) -> None:
     assert (tmp_path / "ran").read_text() == "ok\n"
 
 
+def test_driver_closes_what_a_script_left_open(tmp_path: Path) -> None:
+    """A file a script leaves open is written out before the next script runs, as on process exit."""
+    (tmp_path / "w.py").write_text("def f():\n    return out\n"  # a cycle: f -> globals -> f
+                                   "out = open('data.txt', 'w')\nout.write('hello')\n")
+    (tmp_path / "r.py").write_text("import sys\n"
+                                   "sys.exit(0 if open('data.txt').read() == 'hello' else 'unflushed')\n")
+    (tmp_path / "spec.json").write_text(json.dumps({"commands": [["w.py"], ["r.py"]]}))
+    proc = subprocess.run([sys.executable, str(regen.DRIVER), "spec.json", "result.json"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_waves_order_dependent_rules() -> None:
     def rule(name: str, inputs: list[str], outputs: list[str]) -> RegenRule:
         return RegenRule(name, tuple(inputs), tuple(outputs), (("true",),))
