@@ -206,6 +206,16 @@ def test_in_process_failure_names_the_script(tree: Git, body: str, message: str)
     assert info.value.message == f"regen defs: Tools/gen/names_gen.py -o failed: {message}"
 
 
+def test_a_driver_that_cannot_run_is_reported(tree: Git) -> None:
+    root = tree.work_tree
+    assert root is not None
+    text = CONFIG.format(sha="a" * 64, in_process="true", memoize="", scan="")
+    cfg = config.parse(root, tomllib.loads('regen-python = "false"\n' + text))
+    with pytest.raises(RegenError) as info:
+        regen.regenerate(cfg, tree, ["Defs/defs.txt"], None)
+    assert info.value.message == "regen defs: regen_driver.py failed: exit 1"
+
+
 def test_driver_stops_at_the_first_failure(tmp_path: Path) -> None:
     (tmp_path / "ok.py").write_text("open('ran', 'a').write('ok\\n')\n")
     (tmp_path / "bad.py").write_text("raise SystemExit('no')\n")

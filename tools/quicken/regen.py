@@ -280,14 +280,15 @@ def run_in_process(
             outcomes = json.loads(result.read_text())
         except (OSError, ValueError):
             outcomes = None
+    named = [driver[0], DRIVER.name]
     if not isinstance(outcomes, list):  # the driver itself failed (an interpreter too old?)
-        raise _failure(rule, driver, proc.stdout, proc.stderr, proc.returncode)
+        raise _failure(rule, named, proc.stdout, proc.stderr, proc.returncode)
     for argv, outcome in zip(argvs, outcomes, strict=False):
         if outcome.get("status") != 0:
             raise _failure(rule, argv, str(outcome.get("error") or ""), proc.stderr,
                            int(outcome.get("status") or 1))
     if proc.returncode != 0 or len(outcomes) != len(argvs):
-        raise _failure(rule, driver, proc.stdout, proc.stderr, proc.returncode)
+        raise _failure(rule, named, proc.stdout, proc.stderr, proc.returncode)
 
 
 def _stage_wave(cfg: Config, scratch: Git, wave: list[RegenRule]) -> list[str]:
