@@ -324,6 +324,42 @@ def test_scan_rule_runs_when_a_scanned_file_is_not_utf8(tree: Git) -> None:
         regen.regenerate(cfg, tree, ["Src/b.c"], None)
 
 
+NEEDS = """\
+[pin]
+version = "3.99.0"
+sha256 = "{sha}"
+
+[[regen]]
+name = "clin"
+inputs = ["Src/**/*.c"]
+outputs = ["Out/args.txt"]
+needs = [" input]"]
+commands = [["{{python}}", "-c", "import sys; open('Out/args.txt', 'w').write(repr(sys.argv[1:]))",
+             "{{changed}}"]]
+"""
+
+
+def test_needs_passes_only_the_files_holding_a_marker(tree: Git) -> None:
+    root = tree.work_tree
+    assert root is not None
+    cfg = config.parse(root, tomllib.loads(NEEDS.format(sha="a" * 64)))
+    (root / "Src/a.c").write_text("/*[clinic input]\nx\n[clinic start generated code]*/\n")
+    (root / "Src/b.c").write_text("int b;\n")
+    tree("add", "-A")
+    regen.regenerate(cfg, tree, ["Src/a.c", "Src/b.c"], None)
+    assert (root / "Out/args.txt").read_text() == "['Src/a.c']"
+    reports: list[str] = []
+    (root / "Src/b.c").write_text("int b = 2;\n")
+    tree("add", "-A")
+    regen.regenerate(cfg, tree, ["Src/b.c"], None, reports.append)
+    assert reports == ["regen clin: no changed input needs it, skipped"]
+    assert (root / "Out/args.txt").read_text() == "['Src/a.c']"
+    (root / "Src/b.c").write_bytes(b"int b = 3; /* \xff */\n")  # not UTF-8: the generator decides
+    tree("add", "-A")
+    regen.regenerate(cfg, tree, ["Src/b.c"], None)
+    assert (root / "Out/args.txt").read_text() == "['Src/b.c']"
+
+
 @pytest.mark.parametrize(("rule", "message"), [
     ('in-process = true\ncommands = [["make", "x"]]\n',
      'regen[0]: in-process commands must each be ["{python}", "SCRIPT.py", ...]'),
@@ -333,6 +369,8 @@ def test_scan_rule_runs_when_a_scanned_file_is_not_utf8(tree: Git) -> None:
     ('scan = ["*.c"]\ncommands = [["x"]]\n',
      "regen[0]: scan and markers go together (markers: non-empty strings of one line)"),
     ('in-process = "yes"\ncommands = [["{python}", "x.py"]]\n', "regen[0].in-process must be true or false"),
+    ('needs = ["x"]\ncommands = [["{python}", "x.py"]]\n',
+     "regen[0].needs filters {changed}, which no command uses"),
 ])
 def test_rule_options_are_checked(tmp_path: Path, rule: str, message: str) -> None:
     text = f'[pin]\nversion = "3.99.0"\nsha256 = "{"a" * 64}"\n[[regen]]\nname = "x"\n{rule}'

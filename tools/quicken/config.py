@@ -43,7 +43,7 @@ SCHEMA: dict[str, object] = {
                  "suite": str},
     "regen-python": str,
     "regen": [{"name": str, "inputs": list, "outputs": list, "commands": list, "in-process": bool,
-               "memoize": list, "scan": list, "markers": list}],
+               "memoize": list, "scan": list, "markers": list, "needs": list}],
 }
 _TYPE_NAMES: dict[type, str] = {str: "a string", int: "a whole number", float: "a number"}
 
@@ -87,6 +87,8 @@ class RegenRule:
     inputs the generator only searches for the strings ``markers`` (line by
     line); the rule is skipped when their lines holding a marker, its other
     inputs and its outputs are all as they were after an earlier run.
+    ``needs``: ``{changed}`` passes only the files holding one of these
+    strings (or not UTF-8), and the rule does not run when none is left.
     """
 
     name: str
@@ -97,6 +99,7 @@ class RegenRule:
     memoize: tuple[str, ...] = ()
     scan: tuple[str, ...] = ()
     markers: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
 
     def triggered_by(self, path: str) -> bool:
         return any(match_path(path, pat) for pat in self.inputs) and not self.produces(path)
@@ -428,9 +431,14 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         if bool(scan) != bool(markers) or any(not m or "\n" in m for m in markers):
             raise ConfigError(f"{where}: {ctx}: scan and markers go together "
                               "(markers: non-empty strings of one line)")
+        needs = strings("needs")
+        if needs and not any("{changed}" in c for c in commands):
+            raise ConfigError(f"{where}: {ctx}.needs filters {{changed}}, which no command uses")
+        if any(not n for n in needs):
+            raise ConfigError(f"{where}: {ctx}.needs: empty string")
         rules.append(
             RegenRule(name, strings("inputs"), strings("outputs"), tuple(tuple(c) for c in commands),
-                      in_process, memoize, scan, markers)
+                      in_process, memoize, scan, markers, needs)
         )
     val_t = table("validate")
     fractions: dict[str, float] = {}

@@ -17,7 +17,9 @@ Three things keep a cold apply fast (every patch of the series changes
 * a rule with ``scan`` and ``markers`` (the global-objects generator only
   looks for ``_Py_ID(``/``_Py_DECLARE_STR(`` in the C files) is skipped when
   the scanned files' lines holding a marker, its other inputs and its outputs
-  are all as they were after an earlier run of it (``ScanCache``).
+  are all as they were after an earlier run of it (``ScanCache``);
+* a rule with ``needs`` (Argument Clinic) gets in ``{changed}`` only the
+  files holding one of those strings, and does not run when none is left.
 """
 
 from __future__ import annotations
@@ -40,13 +42,30 @@ def triggered(cfg: Config, changed: list[str]) -> list[RegenRule]:
     return [rule for rule in cfg.regen if any(rule.triggered_by(p) for p in changed)]
 
 
+def needed(rule: RegenRule, path: Path) -> bool:
+    """Whether ``path`` holds one of ``rule.needs`` (always, without ``needs`` or if not UTF-8)."""
+    if not rule.needs:
+        return True
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True  # the generator reports it
+    return any(text.encode() in data for text in rule.needs)
+
+
+def changed_inputs(rule: RegenRule, changed: list[str], root: Path) -> list[str]:
+    """What ``{changed}`` expands to: the changed files among the inputs that exist (and are needed)."""
+    return [p for p in changed if rule.triggered_by(p) and (root / p).is_file() and needed(rule, root / p)]
+
+
 def expand(
     cfg: Config, rule: RegenRule, command: tuple[str, ...], changed: list[str], root: Path
 ) -> list[str]:
     argv: list[str] = []
     for arg in command:
         if arg == "{changed}":
-            argv += [p for p in changed if rule.triggered_by(p) and (root / p).is_file()]
+            argv += changed_inputs(rule, changed, root)
         else:
             argv.append(arg.replace("{python}", cfg.regen_python))
     return argv
@@ -343,6 +362,10 @@ def regenerate(
             if recorded is not None and _restore_outputs(scratch, rule, recorded):
                 if report:
                     report(f"regen {rule.name}: scanned lines unchanged, skipped")
+                continue
+            if rule.needs and not changed_inputs(rule, changed, root):
+                if report:
+                    report(f"regen {rule.name}: no changed input needs it, skipped")
                 continue
             if report:
                 report(f"regen {rule.name}")
