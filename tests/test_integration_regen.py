@@ -1,10 +1,11 @@
 """The fast regeneration path on the real pinned CPython and the real series.
 
 ``quicken apply`` regenerates with the case generators in one process (one parse of
-Python/bytecodes.c), independent rules in parallel and global-objects skipped while the
-lines it scans are unchanged.  Here every rule then runs again the old way, one process per
-generator command and global-objects unconditionally, on the applied commits: the tree must
-not change (byte-identical outputs).  Slow; skipped with QUICKEN_SKIP_INTEGRATION=1.
+Python/bytecodes.c), independent rules in parallel, global-objects skipped while the lines
+it scans are unchanged and clinic given only the files with clinic input.  Here every rule
+then runs again the old way, one process per generator command, global-objects
+unconditionally and clinic on every changed file, on the applied commits: the tree must not
+change (byte-identical outputs).  Slow; skipped with QUICKEN_SKIP_INTEGRATION=1.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def test_fast_regen_equals_one_process_per_generator(
     check("read-tree", "--reset", "-u", tree)
     changed = sorted({f.path for p in series.patches for f in p.files})
     for rule in applied.regen:
-        slow = dataclasses.replace(rule, in_process=False, memoize=(), scan=(), markers=())
+        slow = dataclasses.replace(rule, in_process=False, memoize=(), scan=(), markers=(), needs=())
         regen.run_rule(applied, slow, changed, tmp_path / "tree")
     check.run("update-index", "-q", "--refresh")
     assert check.unstaged_paths() == []
