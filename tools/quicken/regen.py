@@ -5,7 +5,7 @@ a rule runs when a patch changes one of its inputs.  Results are cached by
 the tree they were computed from (pre-regen tree -> post-regen tree), so
 re-applying an unchanged patch does not run a generator again.
 
-Three things keep a cold apply fast (every patch of the series changes
+Four things keep a cold apply fast (every patch of the series changes
 ``Python/bytecodes.c``) while the outputs stay those of CPython's own
 ``make regen-*``:
 
