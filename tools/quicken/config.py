@@ -42,7 +42,8 @@ SCHEMA: dict[str, object] = {
     "validate": {"threshold": float, "max-wall-slowdown": float, "max-instruction-slowdown": float,
                  "suite": str},
     "regen-python": str,
-    "regen": [{"name": str, "inputs": list, "outputs": list, "commands": list}],
+    "regen": [{"name": str, "inputs": list, "outputs": list, "commands": list, "in-process": bool,
+               "memoize": list, "scan": list, "markers": list, "needs": list}],
 }
 _TYPE_NAMES: dict[type, str] = {str: "a string", int: "a whole number", float: "a number"}
 
@@ -78,12 +79,27 @@ class RegenRule:
     ``outputs`` are the files the commands (re)write; a patch may never carry
     them.  In a command, ``{python}`` is the regeneration interpreter and
     ``{changed}`` expands to the changed files matching ``inputs``.
+
+    ``in_process``: the commands (each ``{python} SCRIPT ARGS``) run one after
+    the other in one interpreter, each as ``python SCRIPT ARGS`` would run it
+    (see regen_driver.py); ``memoize`` names functions (``module.function``,
+    a module of the tree) whose results those commands share.  ``scan``:
+    inputs the generator only searches for the strings ``markers`` (line by
+    line); the rule is skipped when their lines holding a marker, its other
+    inputs and its outputs are all as they were after an earlier run.
+    ``needs``: ``{changed}`` passes only the files holding one of these
+    strings (or not UTF-8), and the rule does not run when none is left.
     """
 
     name: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     commands: tuple[tuple[str, ...], ...]
+    in_process: bool = False
+    memoize: tuple[str, ...] = ()
+    scan: tuple[str, ...] = ()
+    markers: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
 
     def triggered_by(self, path: str) -> bool:
         return any(match_path(path, pat) for pat in self.inputs) and not self.produces(path)
@@ -398,8 +414,31 @@ def parse(root: Path, data: dict[str, object]) -> Config:
             or not all(isinstance(c, list) and c and all(isinstance(a, str) for a in c) for c in commands)
         ):
             raise ConfigError(f"{where}: {ctx}.commands must be a non-empty list of argument lists")
+        in_process = rule.get("in-process", False)
+        if not isinstance(in_process, bool):
+            raise ConfigError(f"{where}: {ctx}.in-process must be true or false")
+        scripts = all(len(c) >= 2 and c[0] == "{python}" and c[1].endswith(".py") for c in commands)
+        if in_process and not scripts:
+            raise ConfigError(f"{where}: {ctx}: in-process commands must each be "
+                              '["{python}", "SCRIPT.py", ...]')
+        memoize = strings("memoize")
+        if memoize and not in_process:
+            raise ConfigError(f"{where}: {ctx}.memoize needs in-process = true")
+        for spec in memoize:
+            if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", spec):
+                raise ConfigError(f"{where}: {ctx}.memoize: {spec!r} is not MODULE.FUNCTION")
+        scan, markers = strings("scan"), strings("markers")
+        if bool(scan) != bool(markers) or any(not m or "\n" in m for m in markers):
+            raise ConfigError(f"{where}: {ctx}: scan and markers go together "
+                              "(markers: non-empty strings of one line)")
+        needs = strings("needs")
+        if needs and not any("{changed}" in c for c in commands):
+            raise ConfigError(f"{where}: {ctx}.needs filters {{changed}}, which no command uses")
+        if any(not n for n in needs):
+            raise ConfigError(f"{where}: {ctx}.needs: empty string")
         rules.append(
-            RegenRule(name, strings("inputs"), strings("outputs"), tuple(tuple(c) for c in commands))
+            RegenRule(name, strings("inputs"), strings("outputs"), tuple(tuple(c) for c in commands),
+                      in_process, memoize, scan, markers, needs)
         )
     val_t = table("validate")
     fractions: dict[str, float] = {}
