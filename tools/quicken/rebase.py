@@ -43,37 +43,35 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import unidiff
-
 from . import apply, config, regen, source
 from .config import Config, Pin
 from .errors import ApplyError, DirtyTreeError, QuickenError, SourceError
 from .gitutil import Git
 from .refresh import format_mail
-from .series import Patch, Series, file_path
+from .replay import Diff, Engine, Outcome, Policy, unmerged_paths
+from .series import Inputs, Patch, Series
 from .series import load as load_series
+from .transaction import BACKUP_REFS, Transaction, backup_ref, write_durably
 from .worktree import BRANCH, PATCH_REFS, REBASE_DIR, WorkTree
 
 Report = Callable[[str], None]
 
-CLEAN = "clean"
-OFFSETS = "applied with offsets"
-MERGED = "3-way merged"
-CONFLICTED = "conflicted"
-UPSTREAM = "already upstream"
-EMPTIED = "emptied"
+CLEAN = Outcome.CLEAN.value
+OFFSETS = Outcome.OFFSETS.value
+MERGED = Outcome.MERGED.value
+CONFLICTED = Outcome.CONFLICTED.value
+UPSTREAM = Outcome.UPSTREAM.value
+EMPTIED = Outcome.EMPTIED.value
 SKIPPED = "skipped"
 RESOLVED = "resolved by hand"
 DROPPED = (UPSTREAM, EMPTIED, SKIPPED)
-BACKUP_REFS = "refs/quicken/backup/"
+REPLAY = Policy(upstream=True, three_way=True, drop_empty=True)
 _MARKER = re.compile(r"^(<{7}|>{7})( |$)")
 
 
@@ -165,73 +163,8 @@ def new_pin(
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise QuickenError(f"--sha256 {sha256}: not 64 hex digits")
         return Pin(version, sha256, f"v{version}", None), [f"sha256 {sha256} as given with --sha256"]
-    digest, note = lookup_sha256(cfg, version, source_path, report)
+    digest, note = source.lookup_sha256(cfg, version, source_path, report)
     return Pin(version, digest, f"v{version}", None), [note]
-
-
-def lookup_sha256(cfg: Config, version: str, source_path: Path | None, report: Report) -> tuple[str, str]:
-    """The sha256 of CPython ``version``'s release tarball, found without a recorded value.
-
-    Trust on first use: from a tarball given with --source, from the cache
-    (it was verified against a recorded pin when it was first fetched), or
-    computed after downloading Debian's .orig tarball.  The caller records it.
-    """
-    if source_path is not None and source_path.is_file():
-        digest = source.sha256_file(source_path)
-        return digest, (f"sha256 {digest} computed from {source_path}: trust on first use, "
-                        "check it against the release's published checksum")
-    cached = sorted((cfg.cache / "sources").glob(f"Python-{version}-*.tar.xz"))
-    for path in cached:
-        digest = source.sha256_file(path)
-        if path.name == f"Python-{version}-{digest[:16]}.tar.xz":
-            return digest, f"sha256 {digest} of the cached {path.name} (verified when it was first fetched)"
-    if "debian" in cfg.sources.providers:
-        digest, note = _debian_sha256(cfg, version, report)
-        return digest, note
-    raise SourceError(
-        f"CPython {version}: no --sha256 given and no provider can look it up",
-        "pass --sha256 HEX (from the python.org release page) or --source TARBALL",
-    )
-
-
-def _debian_sha256(cfg: Config, version: str, report: Report) -> tuple[str, str]:
-    """Download Debian's .orig tarball of ``version``, hash it, and cache it (trust on first use)."""
-    if shutil.which("apt-cache") is None or shutil.which("apt-get") is None:
-        raise SourceError(f"CPython {version}: no --sha256 given and apt-get is not available",
-                          "pass --sha256 HEX (from the python.org release page)")
-    probe = _with_pin(cfg, Pin(version, "0" * 64, f"v{version}", None))
-    major, minor = probe.pin.major_minor
-    package = cfg.sources.debian_package.format(major=major, minor=minor)
-    env = {**os.environ, "LC_ALL": "C"}
-    proc = subprocess.run(["apt-cache", "showsrc", package], capture_output=True, text=True, check=False,
-                          env=env)
-    versions = sorted({ln.split(":", 1)[1].strip() for ln in proc.stdout.splitlines()
-                       if ln.startswith("Version:")})
-    matching = [v for v in versions if source.debian_upstream_version(v) == version]
-    if not matching:
-        raise SourceError(
-            f"debian: no {package} source for upstream {version} "
-            f"(apt offers {', '.join(versions) or 'none'})",
-            "pass --sha256 HEX and --source TARBALL, or run apt-get update",
-        )
-    parent = cfg.cache / "tmp"
-    parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="quicken-apt-", dir=parent) as tmp:
-        report(f"source: apt-get source {package}={matching[-1]} (to compute the sha256)")
-        proc = subprocess.run(["apt-get", "source", "--download-only", "-q", f"{package}={matching[-1]}"],
-                              cwd=tmp, capture_output=True, text=True, check=False, env=env)
-        origs = sorted(Path(tmp).glob(f"{package}_{version}.orig.tar.*"))
-        if proc.returncode != 0 or not origs:
-            err = (proc.stderr.strip().splitlines() or ["no .orig tarball downloaded"])[-1]
-            raise SourceError(f"debian: apt-get source {package}={matching[-1]}: {err}")
-        digest = source.sha256_file(origs[0])
-        # into the cache, verified against the digest just computed
-        source.from_path(_with_pin(cfg, Pin(version, digest, f"v{version}", None)), origs[0])
-        return digest, (
-            f"sha256 {digest} computed after downloading {origs[0].name} ({package}={matching[-1]}) "
-            "from Debian: trust on first use (apt checked Debian's signatures, nothing checked it against "
-            "python.org) — compare it with the release page's checksum"
-        )
 
 
 def _git_pin(cfg: Config, repo: Path, ref: str, report: Report) -> tuple[Pin, list[str]]:
@@ -322,7 +255,7 @@ def _load_ctx(cfg: Config) -> Ctx | None:
         return None
     data = json.loads(path.read_text())
     backup = wt.meta / REBASE_DIR / "backup"
-    series = load_series(dataclasses.replace(cfg, patches=backup / "patches", overlay=backup / "overlay"))
+    series = load_series(cfg, Inputs(backup / "patches", backup / "overlay"))
     return Ctx(cfg, wt, g, series, data)
 
 
@@ -407,8 +340,7 @@ def start(
             "refs": _quicken_refs(g),
             "seconds": 0.0,
         }
-        ctx = Ctx(cfg, wt, g, load_series(dataclasses.replace(cfg, patches=backup / "patches",
-                                                              overlay=backup / "overlay")), data)
+        ctx = Ctx(cfg, wt, g, load_series(cfg, Inputs(backup / "patches", backup / "overlay")), data)
         ctx.save(f"{ctx.label()} was interrupted while preparing the new base", RESUME_HINT)
         for note in notes:
             report(f"pin: {note}")
@@ -454,18 +386,18 @@ def abort(cfg: Config, report: Report = _quiet) -> RebaseResult:
         backup = ctx.dir / "backup"
         old = ctx.data["old"]
         report("restore patches/, the overlay and quicken.toml")
-        _sync_dir(backup / "patches", cfg.patches)
-        _sync_dir(backup / "overlay", cfg.overlay)
+        saved = Inputs(backup / "patches", backup / "overlay")
+        Transaction(ctx.dir / "restore", saved, Inputs.of(cfg)).commit()
         conf = cfg.root / config.CONFIG_NAME
         if conf.read_bytes() != (backup / config.CONFIG_NAME).read_bytes():
-            _atomic_copy(backup / config.CONFIG_NAME, conf)
+            write_durably(conf, (backup / config.CONFIG_NAME).read_bytes())
         report("restore the work tree")
         g("symbolic-ref", "HEAD", f"refs/heads/{BRANCH}")
         _restore_refs(g, ctx.data["refs"])
         if ctx.data["switched"] or ctx.data["phase"] == "commit":
             g("read-tree", "--reset", "-u", old["tip"])
         (wt.meta / "scratch.tree").unlink(missing_ok=True)
-        _atomic_copy(backup / "state.json", wt.meta / "state.json")
+        write_durably(wt.meta / "state.json", (backup / "state.json").read_bytes())
         result = RebaseResult(False, old["version"], ctx.data["new"]["version"], ctx.steps, aborted=True)
         shutil.rmtree(ctx.dir, ignore_errors=True)
         return result
@@ -532,124 +464,35 @@ def _replay(ctx: Ctx, report: Report) -> Stop | None:
     return None
 
 
-def _overlay_into(ctx: Ctx, git: Git, patch: Patch, parent: str) -> list[str]:
-    assert git.work_tree is not None
-    owned = ctx.series.overlay_of(patch)
-    backup_cfg = dataclasses.replace(ctx.cfg, overlay=ctx.dir / "backup" / "overlay")
-    for rel in owned:
-        if git.run("cat-file", "-e", f"{parent}:{rel}")[0] == 0:
-            raise ApplyError(
-                f"{ctx.cfg.overlay / rel}: CPython {ctx.data['new']['version']} already has this file "
-                f"(overlay of {patch.name})",
-                "'quicken rebase --skip' drops the patch, '--abort' undoes the rebase; then rename the "
-                "overlay file",
-            )
-        apply._write_overlay_file(backup_cfg, git.work_tree, rel)
-    if owned:
-        git("update-index", "--add", "--", *owned)
-    return owned
+def _engine(ctx: Ctx, git: Git, report: Report) -> Engine:
+    return Engine(ctx.new_cfg, git, ctx.dir, ctx.dir / "backup" / "overlay", REPLAY,
+                  regen.RegenCache(git.git_dir, regen.cache_key(ctx.cfg)), report,
+                  clash=lambda overlay, rel, patch: _clash(ctx, rel, patch))
 
 
-def _diff_file(ctx: Ctx, patch: Patch) -> Path:
-    path = ctx.dir / "patch.diff"
-    path.write_text(patch.diff, encoding="utf-8")
-    return path
-
-
-def _offsets(err: str) -> list[str]:
-    found: list[str] = []
-    current = "?"
-    for line in err.splitlines():
-        m = re.match(r"^Checking patch (.+)\.\.\.$", line)
-        if m:
-            current = m.group(1)
-            continue
-        m = re.match(r"^Hunk #(\d+) succeeded at (\d+) \(offset (-?\d+) lines?\)\.", line)
-        if m:
-            found.append(f"{current} hunk #{m.group(1)} at line {m.group(2)} ({int(m.group(3)):+d})")
-    return found
+def _clash(ctx: Ctx, rel: str, patch: Patch) -> QuickenError:
+    return ApplyError(
+        f"{ctx.cfg.overlay / rel}: CPython {ctx.data['new']['version']} already has this file "
+        f"(overlay of {patch.name})",
+        "'quicken rebase --skip' drops the patch, '--abort' undoes the rebase; then rename the "
+        "overlay file",
+    )
 
 
 def _replay_one(ctx: Ctx, patch: Patch, report: Report) -> tuple[Step | None, Stop | None]:
     parent = ctx.data["parent"]
     scratch = apply.prepare_scratch(ctx.wt, parent)
-    owned = _overlay_into(ctx, scratch, patch, parent)
-    outcome, detail = CLEAN, ""
-    if patch.diff:
-        diff = _diff_file(ctx, patch)
-        args = ("apply", "--index", "--whitespace=nowarn", "-p1", "-v")
-        status, _, err = scratch.run(*args, str(diff))
-        if status == 0:
-            offsets = _offsets(err)
-            if offsets:
-                outcome, detail = OFFSETS, "; ".join(offsets)
-        else:
-            _reset_scratch(ctx, scratch, parent)
-            rev, _, _ = scratch.run("apply", "--check", "-R", "-p1", str(diff))
-            if rev == 0:
-                return None, Stop(patch.name, UPSTREAM, [], [],
-                                  f"its reverse applies cleanly to CPython {ctx.data['new']['version']}")
-            owned = _overlay_into(ctx, scratch, patch, parent)
-            status, _, err = scratch.run(*args, "--3way", str(diff))
-            if status != 0:
-                unmerged = _unmerged(scratch)
-                first = next((ln for ln in err.splitlines() if ln.startswith("error:")), "")
-                _reset_scratch(ctx, scratch, parent)
-                return None, Stop(patch.name, CONFLICTED, unmerged, [], first.removeprefix("error: "))
-            merged = re.findall(r"^Applied patch to '(.+)' cleanly\.$", err, re.M)
-            outcome, detail = MERGED, ", ".join(merged)
-    step = _commit_patch(ctx, scratch, patch, parent, [f.path for f in patch.files] + owned, report)
-    if step.outcome == EMPTIED:
-        return step, None
-    return Step(patch.name, outcome, step.commit, detail), None
-
-
-def _commit_patch(
-    ctx: Ctx, scratch: Git, patch: Patch, parent: str, changed: list[str], report: Report
-) -> Step:
-    """Regenerate, then commit the scratch index as ``patch`` on ``parent``."""
-    cache = regen.RegenCache(scratch.git_dir, regen.cache_key(ctx.cfg))
-    regen.regenerate(ctx.new_cfg, scratch, sorted(set(changed)), cache, report)
-    tree = scratch("write-tree")
-    apply.mark_scratch(ctx.wt, tree)
-    if tree == ctx.g.tree_of(parent):
-        return Step(patch.name, EMPTIED, None, "nothing left to change on the new base: dropped")
-    commit = scratch.commit_tree(tree, parent, patch.message, patch.author)
-    return Step(patch.name, CLEAN, commit)
-
-
-def _reset_scratch(ctx: Ctx, scratch: Git, parent: str) -> None:
-    (ctx.wt.meta / "scratch.tree").unlink(missing_ok=True)
-    scratch("read-tree", "--reset", "-u", parent)
-    apply.mark_scratch(ctx.wt, ctx.g.tree_of(parent))
-
-
-def _unmerged(git: Git) -> list[str]:
-    out = git("ls-files", "-u", "-z", strip=False)
-    return sorted({entry.split("\t", 1)[1] for entry in out.split("\0") if "\t" in entry})
-
-
-def _failing_hunks(ctx: Ctx, patch: Patch, parent: str) -> list[str]:
-    """Hunks whose pre-image is not in the new base, as 'path @@ -a,b +c,d @@ section'."""
-    try:
-        patchset = unidiff.PatchSet(patch.diff)
-    except unidiff.UnidiffParseError:
-        return []
-    found: list[str] = []
-    for pf in patchset:
-        if pf.is_added_file:
-            continue
-        status, text, _ = ctx.g.run("show", f"{parent}:{file_path(pf)}", strip=False)
-        lines = text.splitlines() if status == 0 else []
-        for hunk in pf:
-            old = [ln.value.rstrip("\n") for ln in hunk if ln.is_context or ln.is_removed]
-            if status != 0 or apply._find(lines, old) is None:
-                header = (f"@@ -{hunk.source_start},{hunk.source_length} "
-                          f"+{hunk.target_start},{hunk.target_length} @@")
-                if hunk.section_header:
-                    header += f" {hunk.section_header}"
-                found.append(f"{file_path(pf)} {header}" + ("" if status == 0 else " (file missing)"))
-    return found
+    done = _engine(ctx, scratch, report).replay(parent, patch, ctx.series.overlay_of(patch),
+                                                [Diff.of_patch(patch)])
+    apply.mark_scratch(ctx.wt, done.tree or ctx.g.tree_of(parent))
+    hunks = [f"{m.path} {m.header}" + (" (file missing)" if m.problem == "no such file" else "")
+             for m in done.mismatches if m.header]
+    if done.outcome is Outcome.UPSTREAM:
+        return None, Stop(patch.name, UPSTREAM, [], hunks,
+                          f"its reverse applies cleanly to CPython {ctx.data['new']['version']}")
+    if done.outcome is Outcome.CONFLICTED:
+        return None, Stop(patch.name, CONFLICTED, list(done.files), hunks, done.detail)
+    return Step(patch.name, done.outcome.value, done.commit, done.detail), None
 
 
 def _marker_lines(root: Path, path: str) -> list[int]:
@@ -674,12 +517,12 @@ def _show_stop(ctx: Ctx, patch: Patch, stop: Stop) -> None:
     else:
         g("read-tree", "--reset", "-u", parent)
     g("update-ref", "--no-deref", "HEAD", parent)
-    stop.hunks = _failing_hunks(ctx, patch, parent)
     if stop.outcome == CONFLICTED:
-        _overlay_into(ctx, g, patch, parent)
+        engine = _engine(ctx, g, _quiet)
+        engine.write_overlay(parent, patch, ctx.series.overlay_of(patch))
         if patch.diff:
-            g.run("apply", "--index", "--3way", "--whitespace=nowarn", "-p1", str(_diff_file(ctx, patch)))
-        stop.files = _unmerged(g)
+            engine.apply(Diff.of_patch(patch), "--3way")
+        stop.files = unmerged_paths(g)
         marks = {p: _marker_lines(g.work_tree, p) for p in stop.files}
         stop.files = [f"{p} (conflict markers at line {', '.join(map(str, marks[p]))})" if marks[p] else p
                       for p in stop.files]
@@ -707,7 +550,7 @@ def _resolved(ctx: Ctx, report: Report) -> None:
     index = ctx.data["next"]
     patch = ctx.patch(index)
     parent = ctx.data["parent"]
-    unmerged = _unmerged(g)
+    unmerged = unmerged_paths(g)
     if unmerged:
         raise QuickenError(
             f"{ctx.cfg.worktree / unmerged[0]}: still unmerged ({len(unmerged)} file(s) in {patch.name})",
@@ -730,10 +573,11 @@ def _resolved(ctx: Ctx, report: Report) -> None:
             )
     stop = Stop(**ctx.data["stop"])
     scratch = apply.prepare_scratch(ctx.wt, tree)
-    step = _commit_patch(ctx, scratch, patch, parent, [p for p in changed if not ctx.cfg.is_generated(p)],
-                         report)
-    if step.outcome != EMPTIED:
-        step = Step(patch.name, RESOLVED, step.commit, f"{stop.outcome}, resolved by hand")
+    done = _engine(ctx, scratch, report).replay(parent, patch,
+                                                changed=[p for p in changed if not ctx.cfg.is_generated(p)])
+    apply.mark_scratch(ctx.wt, tree)
+    step = (Step(patch.name, EMPTIED, None, done.detail) if done.outcome is Outcome.EMPTIED
+            else Step(patch.name, RESOLVED, done.commit, f"{stop.outcome}, resolved by hand"))
     ctx.add_step(step)
     ctx.data["stop"] = None
     ctx.data["phase"] = "replay"
@@ -748,11 +592,7 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     ctx.data["phase"] = "commit"
     ctx.save(f"{ctx.label()} was interrupted while writing patches/ and quicken.toml", RESUME_HINT)
     backup = ctx.dir / "backup"
-    old_cfg = dataclasses.replace(cfg, patches=backup / "patches", overlay=backup / "overlay")
-    stage = ctx.dir / "stage"
-    shutil.rmtree(stage, ignore_errors=True)
-    shutil.copytree(backup / "patches", stage / "patches", symlinks=True)
-    shutil.copytree(backup / "overlay", stage / "overlay", symlinks=True)
+    tx = Transaction(ctx.dir / "stage", Inputs(backup / "patches", backup / "overlay"), Inputs.of(cfg))
     old_state = json.loads((backup / "state.json").read_text())
     old_commits = {p["name"]: p["commit"] for p in old_state["patches"]}
     results = cfg.root / "results" / f"rebase-{ctx.data['stamp']}"
@@ -763,56 +603,36 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     interdiffs: list[Interdiff] = []
     old_parent = ctx.data["old"]["pristine"]
     new_parent = ctx.data["new"]["pristine"]
-    dropped: list[str] = []
     report("regenerate the patch mails against the new base")
     for step in ctx.steps:
         patch = ctx.series.patch(step.name)
         old_commit = old_commits[patch.name]
         owned_before = ctx.series.overlay_of(patch)
         if step.commit is None:
-            dropped.append(patch.name)
-            (stage / "patches" / patch.name).unlink()
-            (stage / "patches" / f"{Path(patch.name).stem}.validation.json").unlink(missing_ok=True)
+            tx.remove_patch(patch.name)
             for rel in owned_before:
-                (stage / "overlay" / rel).unlink()
+                tx.remove_overlay(rel)
             interdiffs.append(Interdiff(patch.name, f"dropped ({step.outcome})", None))
             old_parent = old_commit
             continue
         new_mail, owned = format_mail(new_cfg, g, patch, new_parent, step.commit, owned_before, workdir)
-        old_mail, _ = format_mail(old_cfg, g, patch, old_parent, old_commit, owned_before, workdir)
+        old_mail, _ = format_mail(cfg, g, patch, old_parent, old_commit, owned_before, workdir)
         mail = patch.raw if new_mail == old_mail else new_mail
-        if mail != patch.raw:
-            (stage / "patches" / patch.name).write_bytes(mail)
+        tx.write_patch(patch.name, mail)
         for rel in owned:
-            blob = g.blob(f"{step.commit}:{rel}")
-            dest = stage / "overlay" / rel
-            if not dest.is_file() or dest.read_bytes() != blob:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(blob)
+            tx.write_overlay(rel, g.blob(f"{step.commit}:{rel}"))
         for rel in owned_before:
             if rel not in owned:
-                (stage / "overlay" / rel).unlink(missing_ok=True)
+                tx.remove_overlay(rel)
         interdiffs.append(_interdiff(patch, mail, results))
         old_parent, new_parent = old_commit, step.commit
-    _remove_empty_dirs(stage / "overlay")
-    if dropped:
-        series_file = stage / "patches" / "series"
-        kept = [ln for ln in series_file.read_text(encoding="utf-8").splitlines(keepends=True)
-                if (ln.split("#", 1)[0].split() or [""])[0] not in dropped]
-        series_file.write_text("".join(kept), encoding="utf-8")
-    staged_cfg = dataclasses.replace(new_cfg, patches=stage / "patches", overlay=stage / "overlay")
-    staged = load_series(staged_cfg)
     report("re-apply the rebased series from the new pin")
     pristine = ctx.data["new"]["pristine"]
-    scratch = apply.prepare_scratch(ctx.wt, pristine)
-    commits = apply.apply_series(staged_cfg, scratch, pristine, staged, report=report)
+    commits = tx.verify(new_cfg, ctx.wt, pristine, g.tree_of(new_parent), report, ApplyError(
+        "the rebased patches do not reproduce the rebased tree; nothing written",
+        "please report this; 'quicken rebase --abort' restores everything",
+    ))
     tip = commits[-1][1] if commits else pristine
-    if g.tree_of(tip) != g.tree_of(new_parent):
-        raise ApplyError(
-            "the rebased patches do not reproduce the rebased tree; nothing written",
-            "please report this; 'quicken rebase --abort' restores everything",
-        )
-    apply.mark_scratch(ctx.wt, g.tree_of(tip))
     result = _result(ctx, t0, None)
     result.results = results
     result.interdiffs = interdiffs
@@ -820,8 +640,7 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
 
     # Commit point: files, pin, work tree, refs, state.
     report("write patches/, the overlay and the pin")
-    _sync_dir(stage / "patches", cfg.patches)
-    _sync_dir(stage / "overlay", cfg.overlay)
+    tx.commit()
     new = ctx.data["new"]
     tag = None if new["git_tag"] == f"v{new['version']}" else new["git_tag"]
     config.write_pin(cfg.root, new["version"], new["sha256"], tag, new["git_commit"])
@@ -834,7 +653,7 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     final_cfg = config.load(cfg.root)
     final = load_series(final_cfg)
     apply.finish(final_cfg, g, final, pristine, commits, old_head=None)
-    g.update_ref(f"{BACKUP_REFS}rebase-{ctx.data['stamp']}", ctx.data["old"]["tip"])
+    backup_ref(g, "rebase", ctx.data["stamp"], ctx.data["old"]["tip"])
     result.done = True
     result.seconds = round(ctx.data.get("seconds", 0.0) + time.monotonic() - t0, 2)
     shutil.rmtree(ctx.dir, ignore_errors=True)
@@ -925,45 +744,6 @@ def _restore_refs(g: Git, saved: dict[str, str]) -> None:
     for name, sha in saved.items():
         if current.get(name) != sha:
             g.update_ref(name, sha)
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.quicken-tmp")
-    shutil.copy2(src, tmp)
-    os.replace(tmp, dest)
-
-
-def _files(root: Path) -> set[str]:
-    if not root.is_dir():
-        return set()
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
-
-
-def _sync_dir(src: Path, dest: Path) -> None:
-    """Make ``dest`` hold exactly ``src``'s files (bytes and mode), rewriting only what differs."""
-    want = _files(src)
-    have = _files(dest)
-    for rel in sorted(have - want):
-        (dest / rel).unlink()
-    for rel in sorted(want):
-        s, d = src / rel, dest / rel
-        if d.is_file() and d.read_bytes() == s.read_bytes() and (d.stat().st_mode == s.stat().st_mode):
-            continue
-        _atomic_copy(s, d)
-    dest.mkdir(parents=True, exist_ok=True)
-    wanted_dirs = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_dir()}
-    for rel in sorted(wanted_dirs):
-        (dest / rel).mkdir(parents=True, exist_ok=True)
-    for path in sorted((p for p in dest.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        if path.relative_to(dest).as_posix() not in wanted_dirs and not any(path.iterdir()):
-            path.rmdir()
-
-
-def _remove_empty_dirs(root: Path) -> None:
-    for path in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        if not any(path.iterdir()):
-            path.rmdir()
 
 
 # -- command line ------------------------------------------------------------------------------

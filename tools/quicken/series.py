@@ -24,6 +24,7 @@ name the file and line.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import email.parser
 import email.policy
 import email.utils
@@ -139,6 +140,18 @@ class Series:
 
     def overlay_of(self, patch: Patch) -> list[str]:
         return sorted(path for path, owner in self.owner.items() if owner == patch.name)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where a series lives: its patches directory and its overlay directory."""
+
+    patches: Path
+    overlay: Path
+
+    @classmethod
+    def of(cls, cfg: Config) -> Inputs:
+        return cls(cfg.patches, cfg.overlay)
 
 
 _PATH_HINT = "paths in a patch are relative to the CPython source root (a/…, b/…)"
@@ -570,15 +583,15 @@ def overlay_files(cfg: Config) -> list[str]:
     found: list[str] = []
     for top, dirs, files in os.walk(cfg.overlay):
         for entry in (*dirs, *files):
-            check_overlay_file(cfg, (Path(top) / entry).relative_to(cfg.overlay).as_posix(),
+            check_overlay_file(cfg.overlay, (Path(top) / entry).relative_to(cfg.overlay).as_posix(),
                                directory=entry in dirs)
         found += [(Path(top) / f).relative_to(cfg.overlay).as_posix() for f in files]
     return sorted(found)
 
 
-def check_overlay_file(cfg: Config, rel: str, directory: bool = False) -> None:
-    """Refuse an overlay entry that is not a regular file (or directory) inside the overlay."""
-    path = cfg.overlay / rel
+def check_overlay_file(overlay: Path, rel: str, directory: bool = False) -> None:
+    """Refuse an entry of the overlay ``overlay`` that is not a regular file (or directory) inside it."""
+    path = overlay / rel
     try:
         mode = path.lstat().st_mode
     except OSError as exc:
@@ -592,8 +605,10 @@ def check_overlay_file(cfg: Config, rel: str, directory: bool = False) -> None:
                           "remove it from the overlay")
 
 
-def load(cfg: Config) -> Series:
-    """Parse and check the whole series; raise on the first problem."""
+def load(cfg: Config, inputs: Inputs | None = None) -> Series:
+    """Parse and check the whole series (in ``inputs``, default the project's); raise on the first problem."""
+    if inputs is not None:
+        cfg = dataclasses.replace(cfg, patches=inputs.patches, overlay=inputs.overlay)
     entries = read_series_file(cfg)
     listed = {name for name, _ in entries}
     for candidate in sorted(cfg.patches.iterdir()) if cfg.patches.is_dir() else []:
