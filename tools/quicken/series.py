@@ -524,9 +524,9 @@ def _file_changes(path: Path, diff: str, first_line: int) -> list[FileChange]:
         for p in set(names):
             check_path(p, f"{path}:{line}")
         for marker in (pf.source_file, pf.target_file):
-            p = _marker_path("--- " + marker) if marker else None
-            if p is not None and p != "/dev/null":
-                check_path(p, f"{path}:{line}")
+            marked = _marker_path("--- " + marker) if marker else None
+            if marked is not None and marked != "/dev/null":
+                check_path(marked, f"{path}:{line}")
         if names[0] != names[1]:
             raise SeriesError(f"{path}:{line}: renames are not supported ({names[0]} -> {names[1]})",
                               "make the rename a removal and an addition (git format-patch --no-renames)")
@@ -558,10 +558,10 @@ def read_series_file(cfg: Config) -> list[tuple[str, int]]:
         raise SeriesError(f"{series}:{line}: not UTF-8 text",
                           "the series lists patch file names, one a line") from None
     for no, raw in enumerate(text.split("\n"), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        entry = raw.split("#", 1)[0].strip()
+        if not entry:
             continue
-        name, *opts = line.split()
+        name, *opts = entry.split()
         if opts and opts != ["-p1"]:
             raise SeriesError(f"{series}:{no}: unsupported options {' '.join(opts)} (only -p1)")
         check_path(name, f"{series}:{no}")
