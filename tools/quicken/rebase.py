@@ -40,19 +40,18 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import os
 import re
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from . import apply, config, regen, source
+from . import apply, config, rebase_state, regen, source
 from .config import Config, Pin
 from .errors import ApplyError, DirtyTreeError, QuickenError, SourceError
 from .gitutil import Git
+from .rebase_state import Base, RebaseState, Step, Stop
 from .refresh import format_mail
 from .replay import Diff, Engine, Outcome, Policy, unmerged_paths
 from .series import Inputs, Patch, Series
@@ -77,23 +76,6 @@ _MARKER = re.compile(r"^(<{7}|>{7})( |$)")
 
 def _quiet(_: str) -> None:
     pass
-
-
-@dataclass
-class Step:
-    name: str
-    outcome: str
-    commit: str | None
-    detail: str = ""
-
-
-@dataclass
-class Stop:
-    patch: str
-    outcome: str  # CONFLICTED or UPSTREAM
-    files: list[str]
-    hunks: list[str]
-    detail: str = ""
 
 
 @dataclass
@@ -135,15 +117,6 @@ def parse_onto(onto: str) -> tuple[str, str | None]:
         f"--onto {onto!r}: neither a CPython release version (3.13.5) nor PATH@REF",
         "e.g. --onto 3.13.5, or --onto ../cpython@v3.13.5 for a git checkout",
     )
-
-
-def _pin_json(pin: Pin) -> dict[str, Any]:
-    return {"version": pin.version, "sha256": pin.sha256, "git_tag": pin.git_tag,
-            "git_commit": pin.git_commit}
-
-
-def _pin_from(data: dict[str, Any]) -> Pin:
-    return Pin(data["version"], data["sha256"], data["git_tag"], data.get("git_commit"))
 
 
 def _with_pin(cfg: Config, pin: Pin) -> Config:
@@ -202,8 +175,8 @@ class Ctx:
     cfg: Config
     wt: WorkTree
     g: Git
-    series: Series
-    data: dict[str, Any]
+    series: Series  # the series being rebased, as backed up when the rebase started
+    state: RebaseState
 
     @property
     def dir(self) -> Path:
@@ -211,36 +184,23 @@ class Ctx:
 
     @property
     def new_cfg(self) -> Config:
-        return _with_pin(self.cfg, _pin_from(self.data["new"]))
-
-    @property
-    def steps(self) -> list[Step]:
-        return [Step(**s) for s in self.data["steps"]]
+        return _with_pin(self.cfg, self.state.new.pin)
 
     def add_step(self, step: Step) -> None:
-        self.data["steps"].append(dataclasses.asdict(step))
-        if step.commit:
-            self.data["parent"] = step.commit
-        self.data["next"] += 1
+        self.state.add_step(step)
 
     def save(self, message: str | None = None, hint: str | None = None) -> None:
         if message is not None:
-            self.data["message"] = message
+            self.state.message = message
         if hint is not None:
-            self.data["hint"] = hint
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / "state.json.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(self.data, indent=1) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / "state.json")
+            self.state.hint = hint
+        self.state.save(self.dir)
 
     def patch(self, index: int) -> Patch:
-        return self.series.patch(self.data["patches"][index])
+        return self.series.patch(self.state.patches[index])
 
     def label(self) -> str:
-        return f"rebase onto CPython {self.data['new']['version']}"
+        return f"rebase onto CPython {self.state.new.version}"
 
 
 RESUME_HINT = ("resume it with 'quicken rebase --continue' (or '--skip' the patch), "
@@ -250,13 +210,12 @@ RESUME_HINT = ("resume it with 'quicken rebase --continue' (or '--skip' the patc
 def _load_ctx(cfg: Config) -> Ctx | None:
     wt = WorkTree(cfg)
     g = wt.repo()
-    path = wt.meta / REBASE_DIR / "state.json"
-    if not path.is_file():
+    state = rebase_state.load(wt.meta / REBASE_DIR)
+    if state is None:
         return None
-    data = json.loads(path.read_text())
     backup = wt.meta / REBASE_DIR / "backup"
     series = load_series(cfg, Inputs(backup / "patches", backup / "overlay"))
-    return Ctx(cfg, wt, g, series, data)
+    return Ctx(cfg, wt, g, series, state)
 
 
 def _require_ctx(cfg: Config) -> Ctx:
@@ -268,7 +227,7 @@ def _require_ctx(cfg: Config) -> Ctx:
 
 def in_progress(cfg: Config) -> bool:
     wt = WorkTree(cfg)
-    return wt.exists and (wt.meta / REBASE_DIR / "state.json").is_file()
+    return wt.exists and rebase_state.in_progress(wt.meta / REBASE_DIR)
 
 
 # -- the command ---------------------------------------------------------------------
@@ -286,13 +245,8 @@ def start(
     wt = WorkTree(cfg)
     g = wt.repo()
     with wt.lock():
-        wt.check_no_rebase()
-        state = wt.state()
-        series = load_series(cfg)
-        wt.require_applied(
-            state, series.digest,
-            "run 'quicken apply' first, so the rebase starts from the series as it is",
-        )
+        state, series = wt.applied_series(
+            "run 'quicken apply' first, so the rebase starts from the series as it is")
         dirty = wt.dirty()
         head = wt.head()
         extra = [] if head == state.tip else wt.extra_commits(state)
@@ -322,25 +276,12 @@ def start(
         while (cfg.root / "results" / f"rebase-{stamp}").exists() or g.rev(f"{BACKUP_REFS}rebase-{stamp}"):
             n += 1
             stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{n}"
-        data: dict[str, Any] = {
-            "format": 1,
-            "stamp": stamp,
-            "phase": "prepare",
-            "old": {**_pin_json(cfg.pin), "pristine": state.pristine, "tip": state.tip},
-            "new": {**_pin_json(pin), "pristine": None},
-            "notes": notes,
-            "source": str(source_path) if source_path else None,
-            "drop_upstream": drop_upstream,
-            "patches": [p.name for p in series.patches],
-            "steps": [],
-            "next": 0,
-            "parent": None,
-            "switched": False,
-            "stop": None,
-            "refs": _quicken_refs(g),
-            "seconds": 0.0,
-        }
-        ctx = Ctx(cfg, wt, g, load_series(cfg, Inputs(backup / "patches", backup / "overlay")), data)
+        saved = RebaseState(
+            stamp, Base.of(cfg.pin, state.pristine, state.tip), Base.of(pin),
+            [p.name for p in series.patches], notes, str(source_path) if source_path else None,
+            drop_upstream, _quicken_refs(g),
+        )
+        ctx = Ctx(cfg, wt, g, load_series(cfg, Inputs(backup / "patches", backup / "overlay")), saved)
         ctx.save(f"{ctx.label()} was interrupted while preparing the new base", RESUME_HINT)
         for note in notes:
             report(f"pin: {note}")
@@ -352,7 +293,7 @@ def cont(cfg: Config, report: Report = _quiet) -> RebaseResult:
     wt = WorkTree(cfg)
     with wt.lock():
         ctx = _require_ctx(cfg)
-        if ctx.data["phase"] == "stopped":
+        if ctx.state.phase == "stopped":
             _resolved(ctx, report)
         return _run(ctx, report, t0)
 
@@ -362,17 +303,17 @@ def skip(cfg: Config, report: Report = _quiet) -> RebaseResult:
     wt = WorkTree(cfg)
     with wt.lock():
         ctx = _require_ctx(cfg)
-        if ctx.data["phase"] not in ("stopped", "replay"):
-            raise QuickenError(f"{ctx.label()} is not stopped at a patch (phase {ctx.data['phase']})",
+        if ctx.state.phase not in ("stopped", "replay"):
+            raise QuickenError(f"{ctx.label()} is not stopped at a patch (phase {ctx.state.phase})",
                                "use 'quicken rebase --continue' or '--abort'")
-        index = ctx.data["next"]
+        index = ctx.state.next
         patch = ctx.patch(index)
-        if ctx.data["switched"]:
-            ctx.g("read-tree", "--reset", "-u", ctx.data["parent"])
-            ctx.g("update-ref", "--no-deref", "HEAD", ctx.data["parent"])
+        if ctx.state.switched:
+            ctx.g("read-tree", "--reset", "-u", ctx.state.parent)
+            ctx.g("update-ref", "--no-deref", "HEAD", ctx.state.parent)
         ctx.add_step(Step(patch.name, SKIPPED, None, "dropped from the new series (--skip)"))
-        ctx.data["stop"] = None
-        ctx.data["phase"] = "replay"
+        ctx.state.stop = None
+        ctx.state.phase = "replay"
         ctx.save()
         report(f"skipped {patch.name}: it is dropped from the new series")
         return _run(ctx, report, t0)
@@ -384,7 +325,7 @@ def abort(cfg: Config, report: Report = _quiet) -> RebaseResult:
         ctx = _require_ctx(cfg)
         g = ctx.g
         backup = ctx.dir / "backup"
-        old = ctx.data["old"]
+        old = ctx.state.old
         report("restore patches/, the overlay and quicken.toml")
         saved = Inputs(backup / "patches", backup / "overlay")
         Transaction(ctx.dir / "restore", saved, Inputs.of(cfg)).commit()
@@ -393,12 +334,12 @@ def abort(cfg: Config, report: Report = _quiet) -> RebaseResult:
             write_durably(conf, (backup / config.CONFIG_NAME).read_bytes())
         report("restore the work tree")
         g("symbolic-ref", "HEAD", f"refs/heads/{BRANCH}")
-        _restore_refs(g, ctx.data["refs"])
-        if ctx.data["switched"] or ctx.data["phase"] == "commit":
-            g("read-tree", "--reset", "-u", old["tip"])
+        _restore_refs(g, ctx.state.refs)
+        if ctx.state.switched or ctx.state.phase == "commit":
+            g("read-tree", "--reset", "-u", old.tip)
         (wt.meta / "scratch.tree").unlink(missing_ok=True)
         write_durably(wt.meta / "state.json", (backup / "state.json").read_bytes())
-        result = RebaseResult(False, old["version"], ctx.data["new"]["version"], ctx.steps, aborted=True)
+        result = RebaseResult(False, old.version, ctx.state.new.version, ctx.state.steps, aborted=True)
         shutil.rmtree(ctx.dir, ignore_errors=True)
         return result
 
@@ -408,16 +349,16 @@ def abort(cfg: Config, report: Report = _quiet) -> RebaseResult:
 
 def _run(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     try:
-        if ctx.data["phase"] == "prepare":
+        if ctx.state.phase == "prepare":
             _prepare(ctx, report)
-        if ctx.data["phase"] == "replay":
+        if ctx.state.phase == "replay":
             stop = _replay(ctx, report)
             if stop is not None:
                 return _result(ctx, t0, stop)
         return _commit(ctx, report, t0)
     finally:
         if ctx.dir.is_dir() and (ctx.dir / "state.json").is_file():
-            ctx.data["seconds"] = round(ctx.data.get("seconds", 0.0) + time.monotonic() - t0, 2)
+            ctx.state.seconds = round(ctx.state.seconds + time.monotonic() - t0, 2)
             ctx.save()
 
 
@@ -427,8 +368,8 @@ def _prepare(ctx: Ctx, report: Report) -> None:
     g = ctx.g
     pristine = apply.pristine_commit(new_cfg, g)
     if pristine is None:
-        user = Path(ctx.data["source"]) if ctx.data.get("source") else None
-        if user is not None and not user.is_file() and ctx.data["new"]["git_commit"] is None:
+        user = Path(ctx.state.source) if ctx.state.source else None
+        if user is not None and not user.is_file() and ctx.state.new.git_commit is None:
             user = None
         archive = source.from_path(new_cfg, user) if user is not None else source.fetch(new_cfg, None, report)
         meta = ctx.wt.meta
@@ -439,21 +380,21 @@ def _prepare(ctx: Ctx, report: Report) -> None:
         scratch = g.with_tree(meta / "scratch", meta / "scratch.index")
         pristine = apply.commit_pristine(new_cfg, scratch, archive, report)
         apply.mark_scratch(ctx.wt, g.tree_of(pristine))
-    ctx.data["new"]["pristine"] = pristine
-    ctx.data["parent"] = pristine
-    ctx.data["phase"] = "replay"
+    ctx.state.new.pristine = pristine
+    ctx.state.parent = pristine
+    ctx.state.phase = "replay"
     ctx.save()
 
 
 def _replay(ctx: Ctx, report: Report) -> Stop | None:
-    names = ctx.data["patches"]
-    while ctx.data["next"] < len(names):
-        index = ctx.data["next"]
+    names = ctx.state.patches
+    while ctx.state.next < len(names):
+        index = ctx.state.next
         patch = ctx.patch(index)
         ctx.save(f"{ctx.label()} was interrupted at {patch.name} ({index + 1} of {len(names)})", RESUME_HINT)
         report(f"rebase [{index + 1}/{len(names)}] {patch.name}")
         step, stop = _replay_one(ctx, patch, report)
-        if stop is not None and not (stop.outcome == UPSTREAM and ctx.data["drop_upstream"]):
+        if stop is not None and not (stop.outcome == UPSTREAM and ctx.state.drop_upstream):
             _show_stop(ctx, patch, stop)
             return stop
         if stop is not None:
@@ -472,7 +413,7 @@ def _engine(ctx: Ctx, git: Git, report: Report) -> Engine:
 
 def _clash(ctx: Ctx, rel: str, patch: Patch) -> QuickenError:
     return ApplyError(
-        f"{ctx.cfg.overlay / rel}: CPython {ctx.data['new']['version']} already has this file "
+        f"{ctx.cfg.overlay / rel}: CPython {ctx.state.new.version} already has this file "
         f"(overlay of {patch.name})",
         "'quicken rebase --skip' drops the patch, '--abort' undoes the rebase; then rename the "
         "overlay file",
@@ -480,7 +421,7 @@ def _clash(ctx: Ctx, rel: str, patch: Patch) -> QuickenError:
 
 
 def _replay_one(ctx: Ctx, patch: Patch, report: Report) -> tuple[Step | None, Stop | None]:
-    parent = ctx.data["parent"]
+    parent = ctx.state.parent
     scratch = apply.prepare_scratch(ctx.wt, parent)
     done = _engine(ctx, scratch, report).replay(parent, patch, ctx.series.overlay_of(patch),
                                                 [Diff.of_patch(patch)])
@@ -489,7 +430,7 @@ def _replay_one(ctx: Ctx, patch: Patch, report: Report) -> tuple[Step | None, St
              for m in done.mismatches if m.header]
     if done.outcome is Outcome.UPSTREAM:
         return None, Stop(patch.name, UPSTREAM, [], hunks,
-                          f"its reverse applies cleanly to CPython {ctx.data['new']['version']}")
+                          f"its reverse applies cleanly to CPython {ctx.state.new.version}")
     if done.outcome is Outcome.CONFLICTED:
         return None, Stop(patch.name, CONFLICTED, list(done.files), hunks, done.detail)
     return Step(patch.name, done.outcome.value, done.commit, done.detail), None
@@ -506,13 +447,13 @@ def _marker_lines(root: Path, path: str) -> list[int]:
 def _show_stop(ctx: Ctx, patch: Patch, stop: Stop) -> None:
     """Put the rebased series so far, plus the patch's conflicts, into the user's work tree."""
     g = ctx.g
-    parent = ctx.data["parent"]
+    parent = ctx.state.parent
     assert g.work_tree is not None
-    if not ctx.data["switched"]:
-        status, _, _ = g.run("read-tree", "-m", "-u", ctx.data["old"]["tip"], parent)
+    if not ctx.state.switched:
+        status, _, _ = g.run("read-tree", "-m", "-u", ctx.state.old.tip, parent)
         if status != 0:
             g("read-tree", "--reset", "-u", parent)
-        ctx.data["switched"] = True
+        ctx.state.switched = True
         ctx.save()
     else:
         g("read-tree", "--reset", "-u", parent)
@@ -526,8 +467,8 @@ def _show_stop(ctx: Ctx, patch: Patch, stop: Stop) -> None:
         marks = {p: _marker_lines(g.work_tree, p) for p in stop.files}
         stop.files = [f"{p} (conflict markers at line {', '.join(map(str, marks[p]))})" if marks[p] else p
                       for p in stop.files]
-    ctx.data["phase"] = "stopped"
-    ctx.data["stop"] = dataclasses.asdict(stop)
+    ctx.state.phase = "stopped"
+    ctx.state.stop = stop
     ctx.save(*_stop_message(ctx, stop))
 
 
@@ -547,9 +488,9 @@ def _resolved(ctx: Ctx, report: Report) -> None:
     """--continue after a stop: the user's staged resolution becomes the patch."""
     g = ctx.g
     assert g.work_tree is not None
-    index = ctx.data["next"]
+    index = ctx.state.next
     patch = ctx.patch(index)
-    parent = ctx.data["parent"]
+    parent = ctx.state.parent
     unmerged = unmerged_paths(g)
     if unmerged:
         raise QuickenError(
@@ -571,7 +512,8 @@ def _resolved(ctx: Ctx, report: Report) -> None:
                 f"{ctx.cfg.worktree / path}:{marks[0]}: conflict marker left in {patch.name}",
                 "finish resolving the file and 'git add' it, then 'quicken rebase --continue'",
             )
-    stop = Stop(**ctx.data["stop"])
+    stop = ctx.state.stop
+    assert stop is not None
     scratch = apply.prepare_scratch(ctx.wt, tree)
     done = _engine(ctx, scratch, report).replay(parent, patch,
                                                 changed=[p for p in changed if not ctx.cfg.is_generated(p)])
@@ -579,8 +521,8 @@ def _resolved(ctx: Ctx, report: Report) -> None:
     step = (Step(patch.name, EMPTIED, None, done.detail) if done.outcome is Outcome.EMPTIED
             else Step(patch.name, RESOLVED, done.commit, f"{stop.outcome}, resolved by hand"))
     ctx.add_step(step)
-    ctx.data["stop"] = None
-    ctx.data["phase"] = "replay"
+    ctx.state.stop = None
+    ctx.state.phase = "replay"
     ctx.save()
 
 
@@ -589,22 +531,22 @@ def _resolved(ctx: Ctx, report: Report) -> None:
 
 def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     cfg, g, new_cfg = ctx.cfg, ctx.g, ctx.new_cfg
-    ctx.data["phase"] = "commit"
+    ctx.state.phase = "commit"
     ctx.save(f"{ctx.label()} was interrupted while writing patches/ and quicken.toml", RESUME_HINT)
     backup = ctx.dir / "backup"
     tx = Transaction(ctx.dir / "stage", Inputs(backup / "patches", backup / "overlay"), Inputs.of(cfg))
     old_state = json.loads((backup / "state.json").read_text())
     old_commits = {p["name"]: p["commit"] for p in old_state["patches"]}
-    results = cfg.root / "results" / f"rebase-{ctx.data['stamp']}"
+    results = cfg.root / "results" / f"rebase-{ctx.state.stamp}"
     (results / "interdiff").mkdir(parents=True, exist_ok=True)
     workdir = ctx.dir / "format"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir()
     interdiffs: list[Interdiff] = []
-    old_parent = ctx.data["old"]["pristine"]
-    new_parent = ctx.data["new"]["pristine"]
+    old_parent = ctx.state.old.pristine
+    new_parent = ctx.state.new.pristine
     report("regenerate the patch mails against the new base")
-    for step in ctx.steps:
+    for step in ctx.state.steps:
         patch = ctx.series.patch(step.name)
         old_commit = old_commits[patch.name]
         owned_before = ctx.series.overlay_of(patch)
@@ -627,7 +569,7 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
         interdiffs.append(_interdiff(patch, mail, results))
         old_parent, new_parent = old_commit, step.commit
     report("re-apply the rebased series from the new pin")
-    pristine = ctx.data["new"]["pristine"]
+    pristine = ctx.state.new.pristine
     commits = tx.verify(new_cfg, ctx.wt, pristine, g.tree_of(new_parent), report, ApplyError(
         "the rebased patches do not reproduce the rebased tree; nothing written",
         "please report this; 'quicken rebase --abort' restores everything",
@@ -641,21 +583,21 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     # Commit point: files, pin, work tree, refs, state.
     report("write patches/, the overlay and the pin")
     tx.commit()
-    new = ctx.data["new"]
-    tag = None if new["git_tag"] == f"v{new['version']}" else new["git_tag"]
-    config.write_pin(cfg.root, new["version"], new["sha256"], tag, new["git_commit"])
-    if ctx.data["switched"]:
+    new = ctx.state.new
+    tag = None if new.git_tag == f"v{new.version}" else new.git_tag
+    config.write_pin(cfg.root, new.version, new.sha256, tag, new.git_commit)
+    if ctx.state.switched:
         g("read-tree", "--reset", "-u", tip)
     else:
-        status, _, _ = g.run("read-tree", "-m", "-u", ctx.data["old"]["tip"], tip)
+        status, _, _ = g.run("read-tree", "-m", "-u", ctx.state.old.tip, tip)
         if status != 0:
             g("read-tree", "--reset", "-u", tip)
     final_cfg = config.load(cfg.root)
     final = load_series(final_cfg)
     apply.finish(final_cfg, g, final, pristine, commits, old_head=None)
-    backup_ref(g, "rebase", ctx.data["stamp"], ctx.data["old"]["tip"])
+    backup_ref(g, "rebase", ctx.state.stamp, ctx.state.old.tip)
     result.done = True
-    result.seconds = round(ctx.data.get("seconds", 0.0) + time.monotonic() - t0, 2)
+    result.seconds = round(ctx.state.seconds + time.monotonic() - t0, 2)
     shutil.rmtree(ctx.dir, ignore_errors=True)
     return result
 
@@ -663,12 +605,12 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
 def _result(ctx: Ctx, t0: float, stop: Stop | None) -> RebaseResult:
     result = RebaseResult(
         done=False,
-        old_version=ctx.data["old"]["version"],
-        new_version=ctx.data["new"]["version"],
-        steps=ctx.steps,
+        old_version=ctx.state.old.version,
+        new_version=ctx.state.new.version,
+        steps=ctx.state.steps,
         stop=stop,
-        notes=list(ctx.data.get("notes", [])),
-        seconds=round(ctx.data.get("seconds", 0.0) + time.monotonic() - t0, 2),
+        notes=list(ctx.state.notes),
+        seconds=round(ctx.state.seconds + time.monotonic() - t0, 2),
     )
     if stop is not None:
         result.message, result.hint = _stop_message(ctx, stop)
@@ -717,7 +659,7 @@ def _write_report(ctx: Ctx, result: RebaseResult, results: Path) -> None:
     md += ["", "Validation records bind the pin: every patch must be validated again on the new base.", ""]
     (results / "report.md").write_text("\n".join(md), encoding="utf-8")
     (results / "summary.json").write_text(json.dumps({
-        "old": ctx.data["old"], "new": ctx.data["new"],
+        "old": dataclasses.asdict(ctx.state.old), "new": dataclasses.asdict(ctx.state.new),
         "steps": [dataclasses.asdict(s) for s in result.steps],
         "interdiffs": [{"name": i.name, "kind": i.kind, "path": str(i.path) if i.path else None,
                         "changed_lines": i.changed_lines} for i in result.interdiffs],

@@ -222,13 +222,8 @@ def run(
     wt = WorkTree(cfg)
     g = wt.repo()
     with wt.lock():
-        wt.check_no_rebase()
-        state = wt.state()
-        series = load_series(cfg)
-        wt.require_applied(
-            state, series.digest,
-            "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/",
-        )
+        state, series = wt.applied_series(
+            "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/")
         goal = series.patch(target) if target else (series.patches[-1] if series.patches else None)
         extras_commits, fresh, reworded = attribute(g, series, state.pristine, goal, new)
         if reworded:

@@ -126,13 +126,9 @@ class Series:
 
     def patch(self, name: str) -> Patch:
         """A patch by file name, stem, or number (``0007``, the file name's leading digits)."""
-        for p in self.patches:
-            if p.name == name or p.name == f"{name}.patch" or p.path.stem == name:
-                return p
-        if name.isdigit():
-            numbered = [p for p in self.patches if p.name.split("-", 1)[0] == name]
-            if len(numbered) == 1:
-                return numbered[0]
+        found = match_patch([p.name for p in self.patches], name)
+        if found is not None:
+            return next(p for p in self.patches if p.name == found)
         raise SeriesError(
             f"no patch {name!r} in the series",
             "known: " + ", ".join(p.name for p in self.patches) if self.patches else None,
@@ -140,6 +136,18 @@ class Series:
 
     def overlay_of(self, patch: Patch) -> list[str]:
         return sorted(path for path, owner in self.owner.items() if owner == patch.name)
+
+
+def match_patch(names: list[str], name: str) -> str | None:
+    """Which of the patch files ``names`` ``name`` means: a file name, a stem or a number (``0007``)."""
+    for candidate in names:
+        if name in (candidate, PurePosixPath(candidate).stem) or candidate == f"{name}.patch":
+            return candidate
+    if name.isdigit():
+        numbered = [c for c in names if c.split("-", 1)[0] == name]
+        if len(numbered) == 1:
+            return numbered[0]
+    return None
 
 
 @dataclass(frozen=True)

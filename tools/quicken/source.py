@@ -28,10 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
+from . import gitutil
 from .config import Config, Pin
-from .errors import SourceError
+from .errors import QuickenError, SourceError
 
 DEB_SRC_FILE = "/etc/apt/sources.list.d/quicken-deb-src.sources"
 DEB_SRC_SUITES = "trixie forky sid"
@@ -145,20 +144,10 @@ def from_git(cfg: Config, user_path: Path | None) -> Source:
             "GIT_HTTP_LOW_SPEED_TIME": str(int(cfg.sources.timeout)),
         }
         try:
-            git.Repo.clone_from(
-                cfg.sources.git_url,
-                tmp,
-                env=env,
-                depth=1,
-                branch=cfg.pin.git_tag,
-                no_checkout=True,
-            )
-        except git.GitCommandError as exc:
-            lines = [ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()]
-            raise SourceError(
-                f"git: {cfg.sources.git_url} {cfg.pin.git_tag}: {lines[-1] if lines else exc}"
-            ) from None
-        return _from_git_repo(cfg, Path(tmp), "git")
+            gitutil.clone(cfg.sources.git_url, Path(tmp) / "clone", cfg.pin.git_tag, env)
+        except QuickenError as exc:
+            raise SourceError(f"git: {cfg.sources.git_url} {cfg.pin.git_tag}: {exc.message}") from None
+        return _from_git_repo(cfg, Path(tmp) / "clone", "git")
 
 
 def _apt_env() -> dict[str, str]:
@@ -170,6 +159,18 @@ def _debian_versions(package: str) -> list[str]:
     proc = subprocess.run(["apt-cache", "showsrc", package], capture_output=True, text=True, check=False,
                           env=_apt_env())
     return [line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.startswith("Version:")]
+
+
+def _matching(package: str, version: str, versions: list[str], hint: str) -> list[str]:
+    """The Debian versions of ``package`` that package upstream ``version``, oldest first."""
+    offered = sorted(set(versions))
+    matching = [v for v in offered if debian_upstream_version(v) == version]
+    if not matching:
+        raise SourceError(
+            f"debian: no {package} source for upstream {version} (apt offers {', '.join(offered) or 'none'})",
+            hint,
+        )
+    return matching
 
 
 def _apt_orig(package: str, debian_version: str, version: str, tmp: str) -> tuple[Path | None, str]:
@@ -197,13 +198,8 @@ def from_debian(cfg: Config, user_path: Path | None) -> Source:
             f"debian: apt knows no source package {package}: deb-src entries are missing",
             deb_src_hint(),
         )
-    matching = sorted({v for v in versions if debian_upstream_version(v) == cfg.pin.version})
-    if not matching:
-        raise SourceError(
-            f"debian: no {package} source for upstream {cfg.pin.version} "
-            f"(apt offers {', '.join(sorted(set(versions)))})",
-            "run apt-get update, or pin a version apt offers",
-        )
+    matching = _matching(package, cfg.pin.version, versions,
+                         "run apt-get update, or pin a version apt offers")
     with tempfile.TemporaryDirectory(prefix="quicken-apt-", dir=_tmp_parent(cfg)) as tmp:
         err = ""
         for version in reversed(matching):
@@ -253,14 +249,8 @@ def _debian_sha256(cfg: Config, version: str, report: Report) -> tuple[str, str]
                           "pass --sha256 HEX (from the python.org release page)")
     major, minor = _with_pin(cfg, version, "0" * 64).pin.major_minor
     package = cfg.sources.debian_package.format(major=major, minor=minor)
-    versions = sorted(set(_debian_versions(package)))
-    matching = [v for v in versions if debian_upstream_version(v) == version]
-    if not matching:
-        raise SourceError(
-            f"debian: no {package} source for upstream {version} "
-            f"(apt offers {', '.join(versions) or 'none'})",
-            "pass --sha256 HEX and --source TARBALL, or run apt-get update",
-        )
+    matching = _matching(package, version, _debian_versions(package),
+                         "pass --sha256 HEX and --source TARBALL, or run apt-get update")
     with tempfile.TemporaryDirectory(prefix="quicken-apt-", dir=_tmp_parent(cfg)) as tmp:
         report(f"source: apt-get source {package}={matching[-1]} (to compute the sha256)")
         orig, err = _apt_orig(package, matching[-1], version, tmp)
@@ -366,11 +356,10 @@ def _require_git_commit(cfg: Config, provider: str) -> str:
 
 def _from_git_repo(cfg: Config, repo_path: Path, provider: str) -> Source:
     expected = _require_git_commit(cfg, provider)
-    try:
-        repo = git.Repo(str(repo_path))
-        commit = repo.git.rev_parse(f"{cfg.pin.git_tag}^{{commit}}")
-    except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise SourceError(f"{provider}: {repo_path} has no tag {cfg.pin.git_tag}") from None
+    repo = gitutil.Git(repo_path / ".git" if (repo_path / ".git").exists() else repo_path)
+    commit = repo.rev(f"{cfg.pin.git_tag}^{{commit}}") if repo_path.is_dir() else None
+    if commit is None:
+        raise SourceError(f"{provider}: {repo_path} has no tag {cfg.pin.git_tag}")
     if commit != expected:
         raise SourceError(
             f"{provider}: {repo_path} tag {cfg.pin.git_tag} is {commit}, the pin records {expected}"
@@ -378,7 +367,7 @@ def _from_git_repo(cfg: Config, repo_path: Path, provider: str) -> Source:
     dest = cached_git_tarball(cfg)
     assert dest is not None
     with _staging(dest) as tmp:
-        repo.git.archive("--format=tar", f"--prefix=Python-{cfg.pin.version}/", f"--output={tmp}", commit)
+        repo("archive", "--format=tar", f"--prefix=Python-{cfg.pin.version}/", f"--output={tmp}", commit)
         os.replace(tmp, dest)
     return Source(dest, cfg.pin, provider, f"git:{commit}")
 
