@@ -63,10 +63,11 @@ def _fsync_dir(path: Path) -> None:
 
 def write_durably(dest: Path, data: bytes, mode: int | None = None) -> None:
     """Write ``dest`` through a temporary file that is fsynced, then renamed over it."""
+    if mode is None:
+        mode = dest.stat().st_mode & 0o7777 if dest.exists() else 0o644
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}{_NEW}")
-    _write_synced(tmp, data, mode if mode is not None else (dest.stat().st_mode & 0o7777 if dest.exists()
-                                                             else 0o644))
+    _write_synced(tmp, data, mode)
     os.replace(tmp, dest)
     _fsync_dir(dest.parent)
 
