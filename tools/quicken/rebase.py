@@ -57,7 +57,7 @@ from .replay import Diff, Engine, Outcome, Policy, unmerged_paths
 from .series import Inputs, Patch, Series
 from .series import load as load_series
 from .transaction import BACKUP_REFS, Transaction, backup_ref, write_durably
-from .worktree import BRANCH, PATCH_REFS, REBASE_DIR, WorkTree
+from .worktree import BRANCH, PATCH_REFS, REBASE_DIR, WorkTree, read_state
 
 Report = Callable[[str], None]
 
@@ -203,6 +203,11 @@ class Ctx:
         return f"rebase onto CPython {self.state.new.version}"
 
 
+def _backup(directory: Path) -> Inputs:
+    """The series as it was when the rebase started, backed up in the rebase ``directory``."""
+    return Inputs(directory / "backup" / "patches", directory / "backup" / "overlay")
+
+
 RESUME_HINT = ("resume it with 'quicken rebase --continue' (or '--skip' the patch), "
                "or undo it with 'quicken rebase --abort'")
 
@@ -213,9 +218,7 @@ def _load_ctx(cfg: Config) -> Ctx | None:
     state = rebase_state.load(wt.meta / REBASE_DIR)
     if state is None:
         return None
-    backup = wt.meta / REBASE_DIR / "backup"
-    series = load_series(cfg, Inputs(backup / "patches", backup / "overlay"))
-    return Ctx(cfg, wt, g, series, state)
+    return Ctx(cfg, wt, g, load_series(cfg, _backup(wt.meta / REBASE_DIR)), state)
 
 
 def _require_ctx(cfg: Config) -> Ctx:
@@ -281,7 +284,7 @@ def start(
             [p.name for p in series.patches], notes, str(source_path) if source_path else None,
             drop_upstream, _quicken_refs(g),
         )
-        ctx = Ctx(cfg, wt, g, load_series(cfg, Inputs(backup / "patches", backup / "overlay")), saved)
+        ctx = Ctx(cfg, wt, g, load_series(cfg, _backup(rdir)), saved)
         ctx.save(f"{ctx.label()} was interrupted while preparing the new base", RESUME_HINT)
         for note in notes:
             report(f"pin: {note}")
@@ -327,8 +330,7 @@ def abort(cfg: Config, report: Report = _quiet) -> RebaseResult:
         backup = ctx.dir / "backup"
         old = ctx.state.old
         report("restore patches/, the overlay and quicken.toml")
-        saved = Inputs(backup / "patches", backup / "overlay")
-        Transaction(ctx.dir / "restore", saved, Inputs.of(cfg)).commit()
+        Transaction(ctx.dir / "restore", _backup(ctx.dir), Inputs.of(cfg)).commit()
         conf = cfg.root / config.CONFIG_NAME
         if conf.read_bytes() != (backup / config.CONFIG_NAME).read_bytes():
             write_durably(conf, (backup / config.CONFIG_NAME).read_bytes())
@@ -406,7 +408,7 @@ def _replay(ctx: Ctx, report: Report) -> Stop | None:
 
 
 def _engine(ctx: Ctx, git: Git, report: Report) -> Engine:
-    return Engine(ctx.new_cfg, git, ctx.dir, ctx.dir / "backup" / "overlay", REPLAY,
+    return Engine(ctx.new_cfg, git, ctx.dir, _backup(ctx.dir).overlay, REPLAY,
                   regen.RegenCache(git.git_dir, regen.cache_key(ctx.cfg)), report,
                   clash=lambda overlay, rel, patch: _clash(ctx, rel, patch))
 
@@ -534,9 +536,8 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     ctx.state.phase = "commit"
     ctx.save(f"{ctx.label()} was interrupted while writing patches/ and quicken.toml", RESUME_HINT)
     backup = ctx.dir / "backup"
-    tx = Transaction(ctx.dir / "stage", Inputs(backup / "patches", backup / "overlay"), Inputs.of(cfg))
-    old_state = json.loads((backup / "state.json").read_text())
-    old_commits = {p["name"]: p["commit"] for p in old_state["patches"]}
+    tx = Transaction(ctx.dir / "stage", _backup(ctx.dir), Inputs.of(cfg))
+    old_state = read_state(backup / "state.json")
     results = cfg.root / "results" / f"rebase-{ctx.state.stamp}"
     (results / "interdiff").mkdir(parents=True, exist_ok=True)
     workdir = ctx.dir / "format"
@@ -548,7 +549,8 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     report("regenerate the patch mails against the new base")
     for step in ctx.state.steps:
         patch = ctx.series.patch(step.name)
-        old_commit = old_commits[patch.name]
+        old_commit = old_state.commit_of(patch.name)
+        assert old_commit is not None, patch.name
         owned_before = ctx.series.overlay_of(patch)
         if step.commit is None:
             tx.remove_patch(patch.name)

@@ -78,9 +78,7 @@ class WorkTree:
         return self.git
 
     def state(self) -> State:
-        data = json.loads((self.meta / "state.json").read_text())
-        patches = [PatchState(**p) for p in data.pop("patches", [])]
-        return State(**data, patches=patches)
+        return read_state(self.meta / "state.json")
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -175,6 +173,13 @@ def _remove_trees(paths: list[Path]) -> None:
     for path in paths:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def read_state(path: Path) -> State:
+    """What a work tree was made from, as :func:`write_state` wrote it."""
+    data = json.loads(path.read_text())
+    patches = [PatchState(**p) for p in data.pop("patches", [])]
+    return State(**data, patches=patches)
 
 
 def write_state(meta: Path, state: State) -> None:
