@@ -101,7 +101,7 @@ def test_the_debian_sha256_lookup_matches_the_known_one(tmp_path: Path,
     """Trust on first use from an empty cache: Debian's .orig tarball of 3.13.5."""
     monkeypatch.setenv("QUICKEN_CACHE_DIR", str(tmp_path / "cache"))
     cfg = make_project(tmp_path / "project")
-    digest, note = rebase.lookup_sha256(cfg, NEW, None, lambda _: None)
+    digest, note = source.lookup_sha256(cfg, NEW, None, lambda _: None)
     assert digest == NEW_SHA and "trust on first use" in note
     assert source.sha256_file(next((tmp_path / "cache" / "sources").glob("Python-3.13.5-*"))) == NEW_SHA
 

@@ -351,3 +351,18 @@ def test_refusal_before_first_apply_creates_nothing(
     err = refuse(proj)
     assert err.message == f"{proj.overlay / 'orphan.h'}: owned by no patch"
     assert not proj.worktree.parent.exists()
+
+
+def test_one_patch_name_resolution() -> None:
+    """Series.patch, State.commit_of (build, bisect) resolve a patch name the same way."""
+    from quicken.series import match_patch
+    from quicken.worktree import PatchState, State
+
+    names = ["0001-first.patch", "0002-second.patch", "0010-tenth.patch"]
+    for given, want in [("0001-first.patch", names[0]), ("0002-second", names[1]), ("0010", names[2]),
+                        ("10", None), ("0003", None), ("third", None)]:
+        assert match_patch(names, given) == want, given
+    state = State("d", "3.99.0", "0" * 64, "p" * 40, "t" * 40,
+                  [PatchState(n, str(i) * 40, "", "") for i, n in enumerate(names)])
+    assert state.commit_of("0002") == "1" * 40 and state.commit_of("0002-second") == "1" * 40
+    assert state.commit_of("nothing") is None

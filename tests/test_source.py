@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import tarfile
 from pathlib import Path
 
@@ -349,3 +351,20 @@ def test_sources_report_every_failure(project: S.Project) -> None:
         f"{project.cfg().cache}; git: a git source cannot be checked against the tarball sha256; "
         "record pin.git-commit in quicken.toml to allow it)"
     )
+
+
+def test_git_provider_clones_through_gitutil(project: S.Project, tmp_path: Path) -> None:
+    """The git provider's shallow clone (a file:// URL here) goes through gitutil, as every git call."""
+    checkout = tmp_path / "upstream"
+    commit = make_checkout(checkout)
+    project.write_config(pin_extra=f'git-commit = "{commit}"\n')
+    cfg = dataclasses.replace(project.cfg(), sources=dataclasses.replace(
+        project.cfg().sources, git_url=checkout.as_uri()))
+    src = source.from_git(cfg, None)
+    assert src.provider == "git" and src.digest == f"git:{commit}"
+    dest = tmp_path / "x"
+    source.extract(src.path, dest)
+    assert {k: v[1].decode() for k, v in S.tree_files(dest).items()} == S.pristine_files()
+    missing = dataclasses.replace(cfg, pin=dataclasses.replace(cfg.pin, git_tag="v0.0.0"))
+    with pytest.raises(SourceError, match=rf"^git: {re.escape(checkout.as_uri())} v0\.0\.0: .*v0\.0\.0"):
+        source.from_git(missing, None)

@@ -12,32 +12,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import unidiff
 
 from . import regen, source
 from .config import Config
 from .errors import ApplyError, DirtyTreeError, QuickenError
 from .gitutil import PIN_IDENTITY, Git, Identity, init_repo
-from .series import Patch, Series, check_overlay_file, diff_paths, file_path
+from .replay import STRICT, Diff, Engine, Mismatch, Replayed
+from .series import Patch, Series
 from .series import load as load_series
 from .worktree import BRANCH, PATCH_REFS, PatchState, State, WorkTree, pin_tag, write_state
 
 Report = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Extra:
-    """More changes to fold into one patch (used by refresh)."""
-
-    diff_file: Path
-    what: str
 
 
 @dataclass(frozen=True)
@@ -82,129 +72,53 @@ def pristine_commit(cfg: Config, g: Git) -> str | None:
     return commit if any(line.strip() in expected for line in message.splitlines()) else None
 
 
-def _write_overlay_file(cfg: Config, scratch: Path, rel: str) -> None:
-    check_overlay_file(cfg, rel)  # again: a link made since the series was read is not followed either
-    src = cfg.overlay / rel
-    dest = scratch / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    mode = 0o755 if os.stat(src).st_mode & stat.S_IXUSR else 0o644
-    os.chmod(dest, mode)
-
-
 def apply_series(
     cfg: Config,
     scratch: Git,
     pristine: str,
     series: Series,
-    extras: dict[str, Sequence[Extra]] | None = None,
+    extras: Mapping[str, Sequence[Diff]] | None = None,
     report: Report = _quiet,
+    overlay: Path | None = None,
 ) -> list[tuple[Patch, str]]:
     """Commit every patch of ``series`` on top of ``pristine`` in ``scratch``.
 
-    ``scratch`` must hold ``pristine`` checked out (index and files).
+    ``scratch`` must hold ``pristine`` checked out (index and files); the
+    overlay files come from ``overlay`` (default: the project's).  ``extras``
+    are more diffs to fold into a patch, after its own (used by refresh).
     Returns (patch, commit) in series order.
     """
-    assert scratch.work_tree is not None
-    root = scratch.work_tree
     cache = regen.RegenCache(scratch.git_dir, regen.cache_key(cfg))
     extras = extras or {}
     parent = pristine
     done: list[tuple[Patch, str]] = []
-    tmpdir = Path(tempfile.mkdtemp(prefix="quicken-apply-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="quicken-apply-") as tmp:
+        engine = Engine(cfg, scratch, Path(tmp), overlay or cfg.overlay, STRICT, cache, report)
         for index, patch in enumerate(series.patches, 1):
             report(f"[{index}/{len(series.patches)}] {patch.name}")
-            owned = series.overlay_of(patch)
-            for rel in owned:
-                if scratch.run("cat-file", "-e", f"{parent}:{rel}")[0] == 0:
-                    raise ApplyError(
-                        f"{cfg.overlay / rel}: already exists in the tree before {patch.name}",
-                        "overlay files add new files; change existing ones with a diff in the patch",
-                    )
-                _write_overlay_file(cfg, root, rel)
-            if owned:
-                scratch("update-index", "--add", "--", *owned)
-            changed = [f.path for f in patch.files] + owned
-            if patch.diff:
-                diff_file = tmpdir / f"{index}.diff"
-                diff_file.write_text(patch.diff, encoding="utf-8")
-                _git_apply(scratch, diff_file, patch, patch.diff, cfg)
-            for extra in extras.get(patch.name, ()):
-                text = extra.diff_file.read_text(encoding="utf-8")
-                if not text.strip():
-                    continue
-                _git_apply(scratch, extra.diff_file, patch, text, cfg, extra.what)
-                changed += diff_paths(text)
-            regen.regenerate(cfg, scratch, sorted(set(changed)), cache, report)
-            tree = scratch("write-tree")
-            parent = scratch.commit_tree(tree, parent, patch.message, patch.author)
+            diffs = [Diff.of_patch(patch), *extras.get(patch.name, ())]
+            result = engine.replay(parent, patch, series.overlay_of(patch), diffs)
+            if result.commit is None:
+                raise _does_not_apply(patch, result)
+            parent = result.commit
             done.append((patch, parent))
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
     return done
 
 
-def _git_apply(scratch: Git, diff_file: Path, patch: Patch, text: str, cfg: Config, what: str = "") -> None:
-    status, _, err = scratch.run("apply", "--index", "--whitespace=nowarn", "-p1", str(diff_file))
-    if status == 0:
-        return
-    assert scratch.work_tree is not None
-    where = patch.name + (f" ({what})" if what else "")
-    detail = diagnose(scratch.work_tree, text) or (err.strip().splitlines() or ["git apply failed"])[0]
-    raise ApplyError(
+def _does_not_apply(patch: Patch, result: Replayed) -> ApplyError:
+    failed = result.failed
+    assert failed is not None
+    where = patch.name + (f" ({failed.what})" if failed.what else "")
+    first = result.mismatches[0] if result.mismatches else None
+    if first is not None and first.problem == "no such file":
+        first = Mismatch(first.path, "", first.problem)
+    detail = str(first) if first else (result.error.strip().splitlines() or ["git apply failed"])[0]
+    return ApplyError(
         f"{where} does not apply: {detail}",
         f"the work tree is unchanged; fix the hunk in {patch.path} "
         f"(or apply it by hand with 'git apply --3way' on top of the previous patch and run "
         f"'quicken refresh --patch {patch.name}')",
     )
-
-
-def diagnose(root: Path, diff: str) -> str | None:
-    """Name the file, hunk and first mismatching context line of a failing diff."""
-    try:
-        patchset = unidiff.PatchSet(diff)
-    except unidiff.UnidiffParseError:
-        return None
-    for pf in patchset:
-        name = file_path(pf)
-        path = root / name
-        if pf.is_added_file:
-            if path.exists():
-                return f"{name}: already exists"
-            continue
-        if not path.is_file():
-            return f"{name}: no such file"
-        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
-        for hunk in pf:
-            old = [ln.value.rstrip("\n") for ln in hunk if ln.is_context or ln.is_removed]
-            if _find(lines, old) is not None:
-                continue
-            header = (
-                f"@@ -{hunk.source_start},{hunk.source_length} +{hunk.target_start},{hunk.target_length} @@"
-            )
-            if hunk.section_header:
-                header += f" {hunk.section_header}"
-            at = max(hunk.source_start - 1, 0)
-            for offset, want in enumerate(old):
-                have = lines[at + offset] if at + offset < len(lines) else "<end of file>"
-                if have != want:
-                    return (
-                        f"{name} hunk {header}: line {at + offset + 1} expected {want.strip()!r}, "
-                        f"found {have.strip()!r}"
-                    )
-            return f"{name} hunk {header}: context not found"
-    return None
-
-
-def _find(lines: list[str], block: list[str]) -> int | None:
-    if not block:
-        return 0
-    first = block[0]
-    for i in range(len(lines) - len(block) + 1):
-        if lines[i] == first and lines[i : i + len(block)] == block:
-            return i
-    return None
 
 
 # -- the command ----------------------------------------------------------------
@@ -269,7 +183,7 @@ def run(
     source_path: Path | None = None,
     report: Report = _quiet,
     series: Series | None = None,
-    extras: dict[str, Sequence[Extra]] | None = None,
+    extras: Mapping[str, Sequence[Diff]] | None = None,
     allow_user_work: bool = False,
 ) -> Result:
     series = series or load_series(cfg)
@@ -317,7 +231,7 @@ def _reapply(
     save_to: str | None,
     source_path: Path | None,
     report: Report,
-    extras: dict[str, Sequence[Extra]] | None,
+    extras: Mapping[str, Sequence[Diff]] | None,
     allow_user_work: bool,
 ) -> Result:
     g = wt.repo()

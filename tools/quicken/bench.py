@@ -35,6 +35,7 @@ from . import pyperformance_suite as runner
 from . import pystats as pystats_mod
 from .config import Config
 from .errors import QuickenError
+from .hpt import HptResult
 
 Report = Callable[[str], None]
 MODES = ("wall", "instructions", "both", "pystats")  # pystats: only the pystats figures
@@ -79,8 +80,8 @@ class BenchResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     memory: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (base, head) max RSS
-    hpt: hpt.HptResult | None = None
-    hpt_headline: hpt.HptResult | None = None  # over the web-shaped benchmarks only
+    hpt: HptResult | None = None
+    hpt_headline: HptResult | None = None  # over the web-shaped benchmarks only
     failures: dict[str, str] = field(default_factory=dict)  # benchmark -> why it has no result
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> 95 % CI of the ratio
 

@@ -238,6 +238,7 @@ class Target:
     repo: Git
     external: bool  # a CPython checkout given with --repo, not the work tree
     label: str
+    worktree: WorkTree | None = None  # the work tree (not external)
 
     def names(self) -> dict[str, str]:
         """commit -> patch name (work tree only)."""
@@ -354,7 +355,7 @@ def _target(cfg: Config, repo_path: Path | None) -> Target:
     if repo_path is None:
         wt = WorkTree(cfg)
         wt.check_no_rebase()
-        return Target(wt.repo(), False, str(cfg.worktree))
+        return Target(wt.repo(), False, str(cfg.worktree), wt)
     git_dir = repo_path / ".git" if (repo_path / ".git").exists() else repo_path
     if not (git_dir / "HEAD").exists():
         raise QuickenError(f"--repo {repo_path}: not a git checkout")
@@ -363,9 +364,8 @@ def _target(cfg: Config, repo_path: Path | None) -> Target:
 
 def _commit(target: Target, rev: str, what: str) -> str:
     commit = target.repo.rev(f"{rev}^{{commit}}")
-    if commit is None and not target.external:
-        commit = target.repo.rev(f"{PATCH_REFS}{rev}^{{commit}}") or target.repo.rev(
-            f"{PATCH_REFS}{rev}.patch^{{commit}}")
+    if commit is None and target.worktree is not None and target.worktree.exists:
+        commit = target.worktree.state().commit_of(rev)
     if commit is None:
         raise QuickenError(f"{what} {rev}: not a commit of {target.label}",
                            "use a commit id, tag, branch or (for the series) a patch name")

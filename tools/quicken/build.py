@@ -33,7 +33,6 @@ from pathlib import Path
 from .config import BuildConfig, Config, Fixup
 from .errors import BuildError, QuickenError, ToolMissingError
 from .gitutil import Git
-from .series import load as load_series
 from .worktree import WorkTree
 
 Report = Callable[[str], None]
@@ -121,12 +120,7 @@ def resolve(cfg: Config, target: str) -> tuple[str, str, str]:
     else:
         # a patch of the applied series (0007, its stem or file name) first: "0007" could
         # also be an abbreviated object id
-        applied = {p.name: p.commit for p in state.patches}
-        try:
-            found = applied.get(load_series(cfg).patch(target).name)
-        except QuickenError:
-            found = None
-        found = found or g.rev(f"{target}^{{commit}}")
+        found = state.commit_of(target) or g.rev(f"{target}^{{commit}}")
         if found is None:
             raise QuickenError(
                 f"{target}: not a commit of the work tree {cfg.worktree}",

@@ -359,9 +359,9 @@ def pool(directories: Sequence[Path]) -> tuple[LayoutRecheck, ...]:
         shifts = tuple(sorted(at[name]))
         ratios = []
         for shift in shifts:
-            ratio = compare.geometric_mean(at[name][shift])
-            assert ratio is not None  # a listed layout has at least one ratio
-            ratios.append(ratio)
+            mean = compare.geometric_mean(at[name][shift])
+            assert mean is not None  # a listed layout has at least one ratio
+            ratios.append(mean)
         pooled.append(LayoutRecheck(name, shifts, tuple(ratios)))
     return tuple(pooled)
 

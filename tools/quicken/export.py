@@ -63,10 +63,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import calibrate, compare, records, regen, validate, verify
+from . import calibrate, compare, records, validate, verify
 from .config import Config
 from .errors import ApplyError, QuickenError
 from .gitutil import Git, init_repo
+from .replay import Diff, Engine, Policy
 from .series import UPSTREAM_ISSUE, Patch, Series
 from .series import load as load_series
 from .worktree import WorkTree
@@ -379,7 +380,8 @@ def _conflict(err: str) -> str:
         m = re.search(pattern, err, re.M)
         if m:
             return m.group(1)
-    return (err.strip().splitlines() or ["git apply failed"])[0]
+    lines = err.strip().splitlines()
+    return next((ln for ln in lines if ln.startswith("error:")), lines[0] if lines else "git apply failed")
 
 
 def _onto_chain(cfg: Config, series: Series, last: int, onto: str, workdir: Path, report: Report) -> Chain:
@@ -394,20 +396,18 @@ def _onto_chain(cfg: Config, series: Series, last: int, onto: str, workdir: Path
     parent = commit
     made: list[str] = []
     exclusions = [f":(exclude,glob){pat}" for rule in cfg.regen for pat in rule.outputs]
+    engine = Engine(cfg, g, workdir, policy=Policy(three_way=True), report=report)
     for patch, mine in zip(series.patches[: last + 1], work.commits, strict=True):
         report(f"onto: {patch.name}")
-        diff_file = workdir / "patch.diff"
-        diff_file.write_text(work.git("diff", "--binary", "--full-index", "--no-renames", previous, mine,
-                                      "--", ".", *exclusions, strip=False), encoding="utf-8")
-        changed = work.git.changed_paths(previous, mine)
-        if diff_file.stat().st_size:
-            status, _, err = g.run("apply", "--3way", "--index", "--whitespace=nowarn", str(diff_file))
-            if status != 0:
-                raise ApplyError(f"{patch.name} does not apply onto {label}: {_conflict(err)}",
-                                 "rebase the patch (apply it there with git apply --3way and resolve), "
-                                 "or export against the pin")
-        regen.regenerate(cfg, g, sorted(set(changed)), None, report)
-        parent = g.commit_tree(g("write-tree"), parent, patch.message, patch.author)
+        text = work.git("diff", "--binary", "--full-index", "--no-renames", previous, mine, "--", ".",
+                        *exclusions, strip=False)
+        diff = Diff.of_text(text, paths=work.git.changed_paths(previous, mine))
+        done = engine.replay(parent, patch, diffs=[diff])
+        if done.commit is None:
+            raise ApplyError(f"{patch.name} does not apply onto {label}: {_conflict(done.error)}",
+                             "rebase the patch (apply it there with git apply --3way and resolve), "
+                             "or export against the pin")
+        parent = done.commit
         made.append(parent)
         previous = mine
     return Chain(g, commit, made, label)

@@ -234,8 +234,8 @@ def init_repo(path: Path) -> Git:
     """Create a repository at ``path`` configured for byte-exact checkouts."""
     require_git()
     path.mkdir(parents=True, exist_ok=True)
-    git.Repo.init(str(path), initial_branch="quicken")
     g = Git(path / ".git", path)
+    g("init", "-q", "--initial-branch=quicken", str(path))
     info = path / ".git" / "info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "attributes").write_text(ATTRIBUTES, encoding="utf-8")
@@ -248,6 +248,24 @@ def init_repo(path: Path) -> Git:
     ):
         g("config", key, value)
     return g
+
+
+def clone(url: str, dest: Path, branch: str, env: Mapping[str, str], depth: int = 1) -> Git:
+    """A shallow clone of ``branch`` of ``url`` at ``dest``, nothing checked out.
+
+    A failure is raised as git's last line of error output.
+    """
+    require_git()
+    argv = ["git", *SAFE_CONFIG, "clone", "-q", f"--depth={depth}", f"--branch={branch}", "--no-checkout",
+            url, str(dest)]
+    status, _, err = git.Git(str(dest.parent)).execute(
+        argv, with_extended_output=True, with_exceptions=False,
+        env={"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", **env},
+    )
+    if status != 0:
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        raise QuickenError(lines[-1] if lines else f"git clone: exit status {status}")
+    return Git(dest / ".git", dest)
 
 
 def open_repo(path: Path) -> Git | None:

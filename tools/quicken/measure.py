@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import pyperf
 
@@ -388,7 +389,7 @@ class CountCache:
         if not isinstance(entry, dict) or not entry.get("functions"):
             return None  # none, or written before per-function counts were kept
         try:
-            return InstructionCount(**entry)
+            return InstructionCount(**cast(dict[str, Any], entry))
         except TypeError:
             return None  # written by another version of this class
 

@@ -40,62 +40,42 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import os
 import re
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import unidiff
-
-from . import apply, config, regen, source
+from . import apply, config, rebase_state, regen, source
 from .config import Config, Pin
 from .errors import ApplyError, DirtyTreeError, QuickenError, SourceError
 from .gitutil import Git
+from .rebase_state import Base, RebaseState, Step, Stop
 from .refresh import format_mail
-from .series import Patch, Series, file_path
+from .replay import Diff, Engine, Outcome, Policy, unmerged_paths
+from .series import Inputs, Patch, Series
 from .series import load as load_series
-from .worktree import BRANCH, PATCH_REFS, REBASE_DIR, WorkTree
+from .transaction import BACKUP_REFS, Transaction, backup_ref, write_durably
+from .worktree import BRANCH, PATCH_REFS, REBASE_DIR, WorkTree, read_state
 
 Report = Callable[[str], None]
 
-CLEAN = "clean"
-OFFSETS = "applied with offsets"
-MERGED = "3-way merged"
-CONFLICTED = "conflicted"
-UPSTREAM = "already upstream"
-EMPTIED = "emptied"
+CLEAN = Outcome.CLEAN.value
+OFFSETS = Outcome.OFFSETS.value
+MERGED = Outcome.MERGED.value
+CONFLICTED = Outcome.CONFLICTED.value
+UPSTREAM = Outcome.UPSTREAM.value
+EMPTIED = Outcome.EMPTIED.value
 SKIPPED = "skipped"
 RESOLVED = "resolved by hand"
 DROPPED = (UPSTREAM, EMPTIED, SKIPPED)
-BACKUP_REFS = "refs/quicken/backup/"
+REPLAY = Policy(upstream=True, three_way=True, drop_empty=True)
 _MARKER = re.compile(r"^(<{7}|>{7})( |$)")
 
 
 def _quiet(_: str) -> None:
     pass
-
-
-@dataclass
-class Step:
-    name: str
-    outcome: str
-    commit: str | None
-    detail: str = ""
-
-
-@dataclass
-class Stop:
-    patch: str
-    outcome: str  # CONFLICTED or UPSTREAM
-    files: list[str]
-    hunks: list[str]
-    detail: str = ""
 
 
 @dataclass
@@ -139,15 +119,6 @@ def parse_onto(onto: str) -> tuple[str, str | None]:
     )
 
 
-def _pin_json(pin: Pin) -> dict[str, Any]:
-    return {"version": pin.version, "sha256": pin.sha256, "git_tag": pin.git_tag,
-            "git_commit": pin.git_commit}
-
-
-def _pin_from(data: dict[str, Any]) -> Pin:
-    return Pin(data["version"], data["sha256"], data["git_tag"], data.get("git_commit"))
-
-
 def _with_pin(cfg: Config, pin: Pin) -> Config:
     return dataclasses.replace(cfg, pin=pin)
 
@@ -165,73 +136,8 @@ def new_pin(
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise QuickenError(f"--sha256 {sha256}: not 64 hex digits")
         return Pin(version, sha256, f"v{version}", None), [f"sha256 {sha256} as given with --sha256"]
-    digest, note = lookup_sha256(cfg, version, source_path, report)
+    digest, note = source.lookup_sha256(cfg, version, source_path, report)
     return Pin(version, digest, f"v{version}", None), [note]
-
-
-def lookup_sha256(cfg: Config, version: str, source_path: Path | None, report: Report) -> tuple[str, str]:
-    """The sha256 of CPython ``version``'s release tarball, found without a recorded value.
-
-    Trust on first use: from a tarball given with --source, from the cache
-    (it was verified against a recorded pin when it was first fetched), or
-    computed after downloading Debian's .orig tarball.  The caller records it.
-    """
-    if source_path is not None and source_path.is_file():
-        digest = source.sha256_file(source_path)
-        return digest, (f"sha256 {digest} computed from {source_path}: trust on first use, "
-                        "check it against the release's published checksum")
-    cached = sorted((cfg.cache / "sources").glob(f"Python-{version}-*.tar.xz"))
-    for path in cached:
-        digest = source.sha256_file(path)
-        if path.name == f"Python-{version}-{digest[:16]}.tar.xz":
-            return digest, f"sha256 {digest} of the cached {path.name} (verified when it was first fetched)"
-    if "debian" in cfg.sources.providers:
-        digest, note = _debian_sha256(cfg, version, report)
-        return digest, note
-    raise SourceError(
-        f"CPython {version}: no --sha256 given and no provider can look it up",
-        "pass --sha256 HEX (from the python.org release page) or --source TARBALL",
-    )
-
-
-def _debian_sha256(cfg: Config, version: str, report: Report) -> tuple[str, str]:
-    """Download Debian's .orig tarball of ``version``, hash it, and cache it (trust on first use)."""
-    if shutil.which("apt-cache") is None or shutil.which("apt-get") is None:
-        raise SourceError(f"CPython {version}: no --sha256 given and apt-get is not available",
-                          "pass --sha256 HEX (from the python.org release page)")
-    probe = _with_pin(cfg, Pin(version, "0" * 64, f"v{version}", None))
-    major, minor = probe.pin.major_minor
-    package = cfg.sources.debian_package.format(major=major, minor=minor)
-    env = {**os.environ, "LC_ALL": "C"}
-    proc = subprocess.run(["apt-cache", "showsrc", package], capture_output=True, text=True, check=False,
-                          env=env)
-    versions = sorted({ln.split(":", 1)[1].strip() for ln in proc.stdout.splitlines()
-                       if ln.startswith("Version:")})
-    matching = [v for v in versions if source.debian_upstream_version(v) == version]
-    if not matching:
-        raise SourceError(
-            f"debian: no {package} source for upstream {version} "
-            f"(apt offers {', '.join(versions) or 'none'})",
-            "pass --sha256 HEX and --source TARBALL, or run apt-get update",
-        )
-    parent = cfg.cache / "tmp"
-    parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="quicken-apt-", dir=parent) as tmp:
-        report(f"source: apt-get source {package}={matching[-1]} (to compute the sha256)")
-        proc = subprocess.run(["apt-get", "source", "--download-only", "-q", f"{package}={matching[-1]}"],
-                              cwd=tmp, capture_output=True, text=True, check=False, env=env)
-        origs = sorted(Path(tmp).glob(f"{package}_{version}.orig.tar.*"))
-        if proc.returncode != 0 or not origs:
-            err = (proc.stderr.strip().splitlines() or ["no .orig tarball downloaded"])[-1]
-            raise SourceError(f"debian: apt-get source {package}={matching[-1]}: {err}")
-        digest = source.sha256_file(origs[0])
-        # into the cache, verified against the digest just computed
-        source.from_path(_with_pin(cfg, Pin(version, digest, f"v{version}", None)), origs[0])
-        return digest, (
-            f"sha256 {digest} computed after downloading {origs[0].name} ({package}={matching[-1]}) "
-            "from Debian: trust on first use (apt checked Debian's signatures, nothing checked it against "
-            "python.org) — compare it with the release page's checksum"
-        )
 
 
 def _git_pin(cfg: Config, repo: Path, ref: str, report: Report) -> tuple[Pin, list[str]]:
@@ -269,8 +175,8 @@ class Ctx:
     cfg: Config
     wt: WorkTree
     g: Git
-    series: Series
-    data: dict[str, Any]
+    series: Series  # the series being rebased, as backed up when the rebase started
+    state: RebaseState
 
     @property
     def dir(self) -> Path:
@@ -278,36 +184,28 @@ class Ctx:
 
     @property
     def new_cfg(self) -> Config:
-        return _with_pin(self.cfg, _pin_from(self.data["new"]))
-
-    @property
-    def steps(self) -> list[Step]:
-        return [Step(**s) for s in self.data["steps"]]
+        return _with_pin(self.cfg, self.state.new.pin)
 
     def add_step(self, step: Step) -> None:
-        self.data["steps"].append(dataclasses.asdict(step))
-        if step.commit:
-            self.data["parent"] = step.commit
-        self.data["next"] += 1
+        self.state.add_step(step)
 
     def save(self, message: str | None = None, hint: str | None = None) -> None:
         if message is not None:
-            self.data["message"] = message
+            self.state.message = message
         if hint is not None:
-            self.data["hint"] = hint
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / "state.json.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(self.data, indent=1) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / "state.json")
+            self.state.hint = hint
+        self.state.save(self.dir)
 
     def patch(self, index: int) -> Patch:
-        return self.series.patch(self.data["patches"][index])
+        return self.series.patch(self.state.patches[index])
 
     def label(self) -> str:
-        return f"rebase onto CPython {self.data['new']['version']}"
+        return f"rebase onto CPython {self.state.new.version}"
+
+
+def _backup(directory: Path) -> Inputs:
+    """The series as it was when the rebase started, backed up in the rebase ``directory``."""
+    return Inputs(directory / "backup" / "patches", directory / "backup" / "overlay")
 
 
 RESUME_HINT = ("resume it with 'quicken rebase --continue' (or '--skip' the patch), "
@@ -317,13 +215,10 @@ RESUME_HINT = ("resume it with 'quicken rebase --continue' (or '--skip' the patc
 def _load_ctx(cfg: Config) -> Ctx | None:
     wt = WorkTree(cfg)
     g = wt.repo()
-    path = wt.meta / REBASE_DIR / "state.json"
-    if not path.is_file():
+    state = rebase_state.load(wt.meta / REBASE_DIR)
+    if state is None:
         return None
-    data = json.loads(path.read_text())
-    backup = wt.meta / REBASE_DIR / "backup"
-    series = load_series(dataclasses.replace(cfg, patches=backup / "patches", overlay=backup / "overlay"))
-    return Ctx(cfg, wt, g, series, data)
+    return Ctx(cfg, wt, g, load_series(cfg, _backup(wt.meta / REBASE_DIR)), state)
 
 
 def _require_ctx(cfg: Config) -> Ctx:
@@ -335,7 +230,7 @@ def _require_ctx(cfg: Config) -> Ctx:
 
 def in_progress(cfg: Config) -> bool:
     wt = WorkTree(cfg)
-    return wt.exists and (wt.meta / REBASE_DIR / "state.json").is_file()
+    return wt.exists and rebase_state.in_progress(wt.meta / REBASE_DIR)
 
 
 # -- the command ---------------------------------------------------------------------
@@ -353,13 +248,8 @@ def start(
     wt = WorkTree(cfg)
     g = wt.repo()
     with wt.lock():
-        wt.check_no_rebase()
-        state = wt.state()
-        series = load_series(cfg)
-        wt.require_applied(
-            state, series.digest,
-            "run 'quicken apply' first, so the rebase starts from the series as it is",
-        )
+        state, series = wt.applied_series(
+            "run 'quicken apply' first, so the rebase starts from the series as it is")
         dirty = wt.dirty()
         head = wt.head()
         extra = [] if head == state.tip else wt.extra_commits(state)
@@ -389,26 +279,12 @@ def start(
         while (cfg.root / "results" / f"rebase-{stamp}").exists() or g.rev(f"{BACKUP_REFS}rebase-{stamp}"):
             n += 1
             stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{n}"
-        data: dict[str, Any] = {
-            "format": 1,
-            "stamp": stamp,
-            "phase": "prepare",
-            "old": {**_pin_json(cfg.pin), "pristine": state.pristine, "tip": state.tip},
-            "new": {**_pin_json(pin), "pristine": None},
-            "notes": notes,
-            "source": str(source_path) if source_path else None,
-            "drop_upstream": drop_upstream,
-            "patches": [p.name for p in series.patches],
-            "steps": [],
-            "next": 0,
-            "parent": None,
-            "switched": False,
-            "stop": None,
-            "refs": _quicken_refs(g),
-            "seconds": 0.0,
-        }
-        ctx = Ctx(cfg, wt, g, load_series(dataclasses.replace(cfg, patches=backup / "patches",
-                                                              overlay=backup / "overlay")), data)
+        saved = RebaseState(
+            stamp, Base.of(cfg.pin, state.pristine, state.tip), Base.of(pin),
+            [p.name for p in series.patches], notes, str(source_path) if source_path else None,
+            drop_upstream, _quicken_refs(g),
+        )
+        ctx = Ctx(cfg, wt, g, load_series(cfg, _backup(rdir)), saved)
         ctx.save(f"{ctx.label()} was interrupted while preparing the new base", RESUME_HINT)
         for note in notes:
             report(f"pin: {note}")
@@ -420,7 +296,7 @@ def cont(cfg: Config, report: Report = _quiet) -> RebaseResult:
     wt = WorkTree(cfg)
     with wt.lock():
         ctx = _require_ctx(cfg)
-        if ctx.data["phase"] == "stopped":
+        if ctx.state.phase == "stopped":
             _resolved(ctx, report)
         return _run(ctx, report, t0)
 
@@ -430,17 +306,17 @@ def skip(cfg: Config, report: Report = _quiet) -> RebaseResult:
     wt = WorkTree(cfg)
     with wt.lock():
         ctx = _require_ctx(cfg)
-        if ctx.data["phase"] not in ("stopped", "replay"):
-            raise QuickenError(f"{ctx.label()} is not stopped at a patch (phase {ctx.data['phase']})",
+        if ctx.state.phase not in ("stopped", "replay"):
+            raise QuickenError(f"{ctx.label()} is not stopped at a patch (phase {ctx.state.phase})",
                                "use 'quicken rebase --continue' or '--abort'")
-        index = ctx.data["next"]
+        index = ctx.state.next
         patch = ctx.patch(index)
-        if ctx.data["switched"]:
-            ctx.g("read-tree", "--reset", "-u", ctx.data["parent"])
-            ctx.g("update-ref", "--no-deref", "HEAD", ctx.data["parent"])
+        if ctx.state.switched:
+            ctx.g("read-tree", "--reset", "-u", ctx.state.parent)
+            ctx.g("update-ref", "--no-deref", "HEAD", ctx.state.parent)
         ctx.add_step(Step(patch.name, SKIPPED, None, "dropped from the new series (--skip)"))
-        ctx.data["stop"] = None
-        ctx.data["phase"] = "replay"
+        ctx.state.stop = None
+        ctx.state.phase = "replay"
         ctx.save()
         report(f"skipped {patch.name}: it is dropped from the new series")
         return _run(ctx, report, t0)
@@ -452,21 +328,20 @@ def abort(cfg: Config, report: Report = _quiet) -> RebaseResult:
         ctx = _require_ctx(cfg)
         g = ctx.g
         backup = ctx.dir / "backup"
-        old = ctx.data["old"]
+        old = ctx.state.old
         report("restore patches/, the overlay and quicken.toml")
-        _sync_dir(backup / "patches", cfg.patches)
-        _sync_dir(backup / "overlay", cfg.overlay)
+        Transaction(ctx.dir / "restore", _backup(ctx.dir), Inputs.of(cfg)).commit()
         conf = cfg.root / config.CONFIG_NAME
         if conf.read_bytes() != (backup / config.CONFIG_NAME).read_bytes():
-            _atomic_copy(backup / config.CONFIG_NAME, conf)
+            write_durably(conf, (backup / config.CONFIG_NAME).read_bytes())
         report("restore the work tree")
         g("symbolic-ref", "HEAD", f"refs/heads/{BRANCH}")
-        _restore_refs(g, ctx.data["refs"])
-        if ctx.data["switched"] or ctx.data["phase"] == "commit":
-            g("read-tree", "--reset", "-u", old["tip"])
+        _restore_refs(g, ctx.state.refs)
+        if ctx.state.switched or ctx.state.phase == "commit":
+            g("read-tree", "--reset", "-u", old.tip)
         (wt.meta / "scratch.tree").unlink(missing_ok=True)
-        _atomic_copy(backup / "state.json", wt.meta / "state.json")
-        result = RebaseResult(False, old["version"], ctx.data["new"]["version"], ctx.steps, aborted=True)
+        write_durably(wt.meta / "state.json", (backup / "state.json").read_bytes())
+        result = RebaseResult(False, old.version, ctx.state.new.version, ctx.state.steps, aborted=True)
         shutil.rmtree(ctx.dir, ignore_errors=True)
         return result
 
@@ -476,16 +351,16 @@ def abort(cfg: Config, report: Report = _quiet) -> RebaseResult:
 
 def _run(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     try:
-        if ctx.data["phase"] == "prepare":
+        if ctx.state.phase == "prepare":
             _prepare(ctx, report)
-        if ctx.data["phase"] == "replay":
+        if ctx.state.phase == "replay":
             stop = _replay(ctx, report)
             if stop is not None:
                 return _result(ctx, t0, stop)
         return _commit(ctx, report, t0)
     finally:
         if ctx.dir.is_dir() and (ctx.dir / "state.json").is_file():
-            ctx.data["seconds"] = round(ctx.data.get("seconds", 0.0) + time.monotonic() - t0, 2)
+            ctx.state.seconds = round(ctx.state.seconds + time.monotonic() - t0, 2)
             ctx.save()
 
 
@@ -495,8 +370,8 @@ def _prepare(ctx: Ctx, report: Report) -> None:
     g = ctx.g
     pristine = apply.pristine_commit(new_cfg, g)
     if pristine is None:
-        user = Path(ctx.data["source"]) if ctx.data.get("source") else None
-        if user is not None and not user.is_file() and ctx.data["new"]["git_commit"] is None:
+        user = Path(ctx.state.source) if ctx.state.source else None
+        if user is not None and not user.is_file() and ctx.state.new.git_commit is None:
             user = None
         archive = source.from_path(new_cfg, user) if user is not None else source.fetch(new_cfg, None, report)
         meta = ctx.wt.meta
@@ -507,21 +382,21 @@ def _prepare(ctx: Ctx, report: Report) -> None:
         scratch = g.with_tree(meta / "scratch", meta / "scratch.index")
         pristine = apply.commit_pristine(new_cfg, scratch, archive, report)
         apply.mark_scratch(ctx.wt, g.tree_of(pristine))
-    ctx.data["new"]["pristine"] = pristine
-    ctx.data["parent"] = pristine
-    ctx.data["phase"] = "replay"
+    ctx.state.new.pristine = pristine
+    ctx.state.parent = pristine
+    ctx.state.phase = "replay"
     ctx.save()
 
 
 def _replay(ctx: Ctx, report: Report) -> Stop | None:
-    names = ctx.data["patches"]
-    while ctx.data["next"] < len(names):
-        index = ctx.data["next"]
+    names = ctx.state.patches
+    while ctx.state.next < len(names):
+        index = ctx.state.next
         patch = ctx.patch(index)
         ctx.save(f"{ctx.label()} was interrupted at {patch.name} ({index + 1} of {len(names)})", RESUME_HINT)
         report(f"rebase [{index + 1}/{len(names)}] {patch.name}")
         step, stop = _replay_one(ctx, patch, report)
-        if stop is not None and not (stop.outcome == UPSTREAM and ctx.data["drop_upstream"]):
+        if stop is not None and not (stop.outcome == UPSTREAM and ctx.state.drop_upstream):
             _show_stop(ctx, patch, stop)
             return stop
         if stop is not None:
@@ -532,124 +407,35 @@ def _replay(ctx: Ctx, report: Report) -> Stop | None:
     return None
 
 
-def _overlay_into(ctx: Ctx, git: Git, patch: Patch, parent: str) -> list[str]:
-    assert git.work_tree is not None
-    owned = ctx.series.overlay_of(patch)
-    backup_cfg = dataclasses.replace(ctx.cfg, overlay=ctx.dir / "backup" / "overlay")
-    for rel in owned:
-        if git.run("cat-file", "-e", f"{parent}:{rel}")[0] == 0:
-            raise ApplyError(
-                f"{ctx.cfg.overlay / rel}: CPython {ctx.data['new']['version']} already has this file "
-                f"(overlay of {patch.name})",
-                "'quicken rebase --skip' drops the patch, '--abort' undoes the rebase; then rename the "
-                "overlay file",
-            )
-        apply._write_overlay_file(backup_cfg, git.work_tree, rel)
-    if owned:
-        git("update-index", "--add", "--", *owned)
-    return owned
+def _engine(ctx: Ctx, git: Git, report: Report) -> Engine:
+    return Engine(ctx.new_cfg, git, ctx.dir, _backup(ctx.dir).overlay, REPLAY,
+                  regen.RegenCache(git.git_dir, regen.cache_key(ctx.cfg)), report,
+                  clash=lambda overlay, rel, patch: _clash(ctx, rel, patch))
 
 
-def _diff_file(ctx: Ctx, patch: Patch) -> Path:
-    path = ctx.dir / "patch.diff"
-    path.write_text(patch.diff, encoding="utf-8")
-    return path
-
-
-def _offsets(err: str) -> list[str]:
-    found: list[str] = []
-    current = "?"
-    for line in err.splitlines():
-        m = re.match(r"^Checking patch (.+)\.\.\.$", line)
-        if m:
-            current = m.group(1)
-            continue
-        m = re.match(r"^Hunk #(\d+) succeeded at (\d+) \(offset (-?\d+) lines?\)\.", line)
-        if m:
-            found.append(f"{current} hunk #{m.group(1)} at line {m.group(2)} ({int(m.group(3)):+d})")
-    return found
+def _clash(ctx: Ctx, rel: str, patch: Patch) -> QuickenError:
+    return ApplyError(
+        f"{ctx.cfg.overlay / rel}: CPython {ctx.state.new.version} already has this file "
+        f"(overlay of {patch.name})",
+        "'quicken rebase --skip' drops the patch, '--abort' undoes the rebase; then rename the "
+        "overlay file",
+    )
 
 
 def _replay_one(ctx: Ctx, patch: Patch, report: Report) -> tuple[Step | None, Stop | None]:
-    parent = ctx.data["parent"]
+    parent = ctx.state.parent
     scratch = apply.prepare_scratch(ctx.wt, parent)
-    owned = _overlay_into(ctx, scratch, patch, parent)
-    outcome, detail = CLEAN, ""
-    if patch.diff:
-        diff = _diff_file(ctx, patch)
-        args = ("apply", "--index", "--whitespace=nowarn", "-p1", "-v")
-        status, _, err = scratch.run(*args, str(diff))
-        if status == 0:
-            offsets = _offsets(err)
-            if offsets:
-                outcome, detail = OFFSETS, "; ".join(offsets)
-        else:
-            _reset_scratch(ctx, scratch, parent)
-            rev, _, _ = scratch.run("apply", "--check", "-R", "-p1", str(diff))
-            if rev == 0:
-                return None, Stop(patch.name, UPSTREAM, [], [],
-                                  f"its reverse applies cleanly to CPython {ctx.data['new']['version']}")
-            owned = _overlay_into(ctx, scratch, patch, parent)
-            status, _, err = scratch.run(*args, "--3way", str(diff))
-            if status != 0:
-                unmerged = _unmerged(scratch)
-                first = next((ln for ln in err.splitlines() if ln.startswith("error:")), "")
-                _reset_scratch(ctx, scratch, parent)
-                return None, Stop(patch.name, CONFLICTED, unmerged, [], first.removeprefix("error: "))
-            merged = re.findall(r"^Applied patch to '(.+)' cleanly\.$", err, re.M)
-            outcome, detail = MERGED, ", ".join(merged)
-    step = _commit_patch(ctx, scratch, patch, parent, [f.path for f in patch.files] + owned, report)
-    if step.outcome == EMPTIED:
-        return step, None
-    return Step(patch.name, outcome, step.commit, detail), None
-
-
-def _commit_patch(
-    ctx: Ctx, scratch: Git, patch: Patch, parent: str, changed: list[str], report: Report
-) -> Step:
-    """Regenerate, then commit the scratch index as ``patch`` on ``parent``."""
-    cache = regen.RegenCache(scratch.git_dir, regen.cache_key(ctx.cfg))
-    regen.regenerate(ctx.new_cfg, scratch, sorted(set(changed)), cache, report)
-    tree = scratch("write-tree")
-    apply.mark_scratch(ctx.wt, tree)
-    if tree == ctx.g.tree_of(parent):
-        return Step(patch.name, EMPTIED, None, "nothing left to change on the new base: dropped")
-    commit = scratch.commit_tree(tree, parent, patch.message, patch.author)
-    return Step(patch.name, CLEAN, commit)
-
-
-def _reset_scratch(ctx: Ctx, scratch: Git, parent: str) -> None:
-    (ctx.wt.meta / "scratch.tree").unlink(missing_ok=True)
-    scratch("read-tree", "--reset", "-u", parent)
-    apply.mark_scratch(ctx.wt, ctx.g.tree_of(parent))
-
-
-def _unmerged(git: Git) -> list[str]:
-    out = git("ls-files", "-u", "-z", strip=False)
-    return sorted({entry.split("\t", 1)[1] for entry in out.split("\0") if "\t" in entry})
-
-
-def _failing_hunks(ctx: Ctx, patch: Patch, parent: str) -> list[str]:
-    """Hunks whose pre-image is not in the new base, as 'path @@ -a,b +c,d @@ section'."""
-    try:
-        patchset = unidiff.PatchSet(patch.diff)
-    except unidiff.UnidiffParseError:
-        return []
-    found: list[str] = []
-    for pf in patchset:
-        if pf.is_added_file:
-            continue
-        status, text, _ = ctx.g.run("show", f"{parent}:{file_path(pf)}", strip=False)
-        lines = text.splitlines() if status == 0 else []
-        for hunk in pf:
-            old = [ln.value.rstrip("\n") for ln in hunk if ln.is_context or ln.is_removed]
-            if status != 0 or apply._find(lines, old) is None:
-                header = (f"@@ -{hunk.source_start},{hunk.source_length} "
-                          f"+{hunk.target_start},{hunk.target_length} @@")
-                if hunk.section_header:
-                    header += f" {hunk.section_header}"
-                found.append(f"{file_path(pf)} {header}" + ("" if status == 0 else " (file missing)"))
-    return found
+    done = _engine(ctx, scratch, report).replay(parent, patch, ctx.series.overlay_of(patch),
+                                                [Diff.of_patch(patch)])
+    apply.mark_scratch(ctx.wt, done.tree or ctx.g.tree_of(parent))
+    hunks = [f"{m.path} {m.header}" + (" (file missing)" if m.problem == "no such file" else "")
+             for m in done.mismatches if m.header]
+    if done.outcome is Outcome.UPSTREAM:
+        return None, Stop(patch.name, UPSTREAM, [], hunks,
+                          f"its reverse applies cleanly to CPython {ctx.state.new.version}")
+    if done.outcome is Outcome.CONFLICTED:
+        return None, Stop(patch.name, CONFLICTED, list(done.files), hunks, done.detail)
+    return Step(patch.name, done.outcome.value, done.commit, done.detail), None
 
 
 def _marker_lines(root: Path, path: str) -> list[int]:
@@ -663,28 +449,28 @@ def _marker_lines(root: Path, path: str) -> list[int]:
 def _show_stop(ctx: Ctx, patch: Patch, stop: Stop) -> None:
     """Put the rebased series so far, plus the patch's conflicts, into the user's work tree."""
     g = ctx.g
-    parent = ctx.data["parent"]
+    parent = ctx.state.parent
     assert g.work_tree is not None
-    if not ctx.data["switched"]:
-        status, _, _ = g.run("read-tree", "-m", "-u", ctx.data["old"]["tip"], parent)
+    if not ctx.state.switched:
+        status, _, _ = g.run("read-tree", "-m", "-u", ctx.state.old.tip, parent)
         if status != 0:
             g("read-tree", "--reset", "-u", parent)
-        ctx.data["switched"] = True
+        ctx.state.switched = True
         ctx.save()
     else:
         g("read-tree", "--reset", "-u", parent)
     g("update-ref", "--no-deref", "HEAD", parent)
-    stop.hunks = _failing_hunks(ctx, patch, parent)
     if stop.outcome == CONFLICTED:
-        _overlay_into(ctx, g, patch, parent)
+        engine = _engine(ctx, g, _quiet)
+        engine.write_overlay(parent, patch, ctx.series.overlay_of(patch))
         if patch.diff:
-            g.run("apply", "--index", "--3way", "--whitespace=nowarn", "-p1", str(_diff_file(ctx, patch)))
-        stop.files = _unmerged(g)
+            engine.apply(Diff.of_patch(patch), "--3way")
+        stop.files = unmerged_paths(g)
         marks = {p: _marker_lines(g.work_tree, p) for p in stop.files}
         stop.files = [f"{p} (conflict markers at line {', '.join(map(str, marks[p]))})" if marks[p] else p
                       for p in stop.files]
-    ctx.data["phase"] = "stopped"
-    ctx.data["stop"] = dataclasses.asdict(stop)
+    ctx.state.phase = "stopped"
+    ctx.state.stop = stop
     ctx.save(*_stop_message(ctx, stop))
 
 
@@ -704,10 +490,10 @@ def _resolved(ctx: Ctx, report: Report) -> None:
     """--continue after a stop: the user's staged resolution becomes the patch."""
     g = ctx.g
     assert g.work_tree is not None
-    index = ctx.data["next"]
+    index = ctx.state.next
     patch = ctx.patch(index)
-    parent = ctx.data["parent"]
-    unmerged = _unmerged(g)
+    parent = ctx.state.parent
+    unmerged = unmerged_paths(g)
     if unmerged:
         raise QuickenError(
             f"{ctx.cfg.worktree / unmerged[0]}: still unmerged ({len(unmerged)} file(s) in {patch.name})",
@@ -728,15 +514,17 @@ def _resolved(ctx: Ctx, report: Report) -> None:
                 f"{ctx.cfg.worktree / path}:{marks[0]}: conflict marker left in {patch.name}",
                 "finish resolving the file and 'git add' it, then 'quicken rebase --continue'",
             )
-    stop = Stop(**ctx.data["stop"])
+    stop = ctx.state.stop
+    assert stop is not None
     scratch = apply.prepare_scratch(ctx.wt, tree)
-    step = _commit_patch(ctx, scratch, patch, parent, [p for p in changed if not ctx.cfg.is_generated(p)],
-                         report)
-    if step.outcome != EMPTIED:
-        step = Step(patch.name, RESOLVED, step.commit, f"{stop.outcome}, resolved by hand")
+    done = _engine(ctx, scratch, report).replay(parent, patch,
+                                                changed=[p for p in changed if not ctx.cfg.is_generated(p)])
+    apply.mark_scratch(ctx.wt, tree)
+    step = (Step(patch.name, EMPTIED, None, done.detail) if done.outcome is Outcome.EMPTIED
+            else Step(patch.name, RESOLVED, done.commit, f"{stop.outcome}, resolved by hand"))
     ctx.add_step(step)
-    ctx.data["stop"] = None
-    ctx.data["phase"] = "replay"
+    ctx.state.stop = None
+    ctx.state.phase = "replay"
     ctx.save()
 
 
@@ -745,74 +533,50 @@ def _resolved(ctx: Ctx, report: Report) -> None:
 
 def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
     cfg, g, new_cfg = ctx.cfg, ctx.g, ctx.new_cfg
-    ctx.data["phase"] = "commit"
+    ctx.state.phase = "commit"
     ctx.save(f"{ctx.label()} was interrupted while writing patches/ and quicken.toml", RESUME_HINT)
     backup = ctx.dir / "backup"
-    old_cfg = dataclasses.replace(cfg, patches=backup / "patches", overlay=backup / "overlay")
-    stage = ctx.dir / "stage"
-    shutil.rmtree(stage, ignore_errors=True)
-    shutil.copytree(backup / "patches", stage / "patches", symlinks=True)
-    shutil.copytree(backup / "overlay", stage / "overlay", symlinks=True)
-    old_state = json.loads((backup / "state.json").read_text())
-    old_commits = {p["name"]: p["commit"] for p in old_state["patches"]}
-    results = cfg.root / "results" / f"rebase-{ctx.data['stamp']}"
+    tx = Transaction(ctx.dir / "stage", _backup(ctx.dir), Inputs.of(cfg))
+    old_state = read_state(backup / "state.json")
+    results = cfg.root / "results" / f"rebase-{ctx.state.stamp}"
     (results / "interdiff").mkdir(parents=True, exist_ok=True)
     workdir = ctx.dir / "format"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir()
     interdiffs: list[Interdiff] = []
-    old_parent = ctx.data["old"]["pristine"]
-    new_parent = ctx.data["new"]["pristine"]
-    dropped: list[str] = []
+    old_parent = ctx.state.old.pristine
+    new_parent = ctx.state.new.pristine
     report("regenerate the patch mails against the new base")
-    for step in ctx.steps:
+    for step in ctx.state.steps:
         patch = ctx.series.patch(step.name)
-        old_commit = old_commits[patch.name]
+        old_commit = old_state.commit_of(patch.name)
+        assert old_commit is not None, patch.name
         owned_before = ctx.series.overlay_of(patch)
         if step.commit is None:
-            dropped.append(patch.name)
-            (stage / "patches" / patch.name).unlink()
-            (stage / "patches" / f"{Path(patch.name).stem}.validation.json").unlink(missing_ok=True)
+            tx.remove_patch(patch.name)
             for rel in owned_before:
-                (stage / "overlay" / rel).unlink()
+                tx.remove_overlay(rel)
             interdiffs.append(Interdiff(patch.name, f"dropped ({step.outcome})", None))
             old_parent = old_commit
             continue
         new_mail, owned = format_mail(new_cfg, g, patch, new_parent, step.commit, owned_before, workdir)
-        old_mail, _ = format_mail(old_cfg, g, patch, old_parent, old_commit, owned_before, workdir)
+        old_mail, _ = format_mail(cfg, g, patch, old_parent, old_commit, owned_before, workdir)
         mail = patch.raw if new_mail == old_mail else new_mail
-        if mail != patch.raw:
-            (stage / "patches" / patch.name).write_bytes(mail)
+        tx.write_patch(patch.name, mail)
         for rel in owned:
-            blob = g.blob(f"{step.commit}:{rel}")
-            dest = stage / "overlay" / rel
-            if not dest.is_file() or dest.read_bytes() != blob:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(blob)
+            tx.write_overlay(rel, g.blob(f"{step.commit}:{rel}"))
         for rel in owned_before:
             if rel not in owned:
-                (stage / "overlay" / rel).unlink(missing_ok=True)
+                tx.remove_overlay(rel)
         interdiffs.append(_interdiff(patch, mail, results))
         old_parent, new_parent = old_commit, step.commit
-    _remove_empty_dirs(stage / "overlay")
-    if dropped:
-        series_file = stage / "patches" / "series"
-        kept = [ln for ln in series_file.read_text(encoding="utf-8").splitlines(keepends=True)
-                if (ln.split("#", 1)[0].split() or [""])[0] not in dropped]
-        series_file.write_text("".join(kept), encoding="utf-8")
-    staged_cfg = dataclasses.replace(new_cfg, patches=stage / "patches", overlay=stage / "overlay")
-    staged = load_series(staged_cfg)
     report("re-apply the rebased series from the new pin")
-    pristine = ctx.data["new"]["pristine"]
-    scratch = apply.prepare_scratch(ctx.wt, pristine)
-    commits = apply.apply_series(staged_cfg, scratch, pristine, staged, report=report)
+    pristine = ctx.state.new.pristine
+    commits = tx.verify(new_cfg, ctx.wt, pristine, g.tree_of(new_parent), report, ApplyError(
+        "the rebased patches do not reproduce the rebased tree; nothing written",
+        "please report this; 'quicken rebase --abort' restores everything",
+    ))
     tip = commits[-1][1] if commits else pristine
-    if g.tree_of(tip) != g.tree_of(new_parent):
-        raise ApplyError(
-            "the rebased patches do not reproduce the rebased tree; nothing written",
-            "please report this; 'quicken rebase --abort' restores everything",
-        )
-    apply.mark_scratch(ctx.wt, g.tree_of(tip))
     result = _result(ctx, t0, None)
     result.results = results
     result.interdiffs = interdiffs
@@ -820,23 +584,22 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
 
     # Commit point: files, pin, work tree, refs, state.
     report("write patches/, the overlay and the pin")
-    _sync_dir(stage / "patches", cfg.patches)
-    _sync_dir(stage / "overlay", cfg.overlay)
-    new = ctx.data["new"]
-    tag = None if new["git_tag"] == f"v{new['version']}" else new["git_tag"]
-    config.write_pin(cfg.root, new["version"], new["sha256"], tag, new["git_commit"])
-    if ctx.data["switched"]:
+    tx.commit()
+    new = ctx.state.new
+    tag = None if new.git_tag == f"v{new.version}" else new.git_tag
+    config.write_pin(cfg.root, new.version, new.sha256, tag, new.git_commit)
+    if ctx.state.switched:
         g("read-tree", "--reset", "-u", tip)
     else:
-        status, _, _ = g.run("read-tree", "-m", "-u", ctx.data["old"]["tip"], tip)
+        status, _, _ = g.run("read-tree", "-m", "-u", ctx.state.old.tip, tip)
         if status != 0:
             g("read-tree", "--reset", "-u", tip)
     final_cfg = config.load(cfg.root)
     final = load_series(final_cfg)
     apply.finish(final_cfg, g, final, pristine, commits, old_head=None)
-    g.update_ref(f"{BACKUP_REFS}rebase-{ctx.data['stamp']}", ctx.data["old"]["tip"])
+    backup_ref(g, "rebase", ctx.state.stamp, ctx.state.old.tip)
     result.done = True
-    result.seconds = round(ctx.data.get("seconds", 0.0) + time.monotonic() - t0, 2)
+    result.seconds = round(ctx.state.seconds + time.monotonic() - t0, 2)
     shutil.rmtree(ctx.dir, ignore_errors=True)
     return result
 
@@ -844,12 +607,12 @@ def _commit(ctx: Ctx, report: Report, t0: float) -> RebaseResult:
 def _result(ctx: Ctx, t0: float, stop: Stop | None) -> RebaseResult:
     result = RebaseResult(
         done=False,
-        old_version=ctx.data["old"]["version"],
-        new_version=ctx.data["new"]["version"],
-        steps=ctx.steps,
+        old_version=ctx.state.old.version,
+        new_version=ctx.state.new.version,
+        steps=ctx.state.steps,
         stop=stop,
-        notes=list(ctx.data.get("notes", [])),
-        seconds=round(ctx.data.get("seconds", 0.0) + time.monotonic() - t0, 2),
+        notes=list(ctx.state.notes),
+        seconds=round(ctx.state.seconds + time.monotonic() - t0, 2),
     )
     if stop is not None:
         result.message, result.hint = _stop_message(ctx, stop)
@@ -898,7 +661,7 @@ def _write_report(ctx: Ctx, result: RebaseResult, results: Path) -> None:
     md += ["", "Validation records bind the pin: every patch must be validated again on the new base.", ""]
     (results / "report.md").write_text("\n".join(md), encoding="utf-8")
     (results / "summary.json").write_text(json.dumps({
-        "old": ctx.data["old"], "new": ctx.data["new"],
+        "old": dataclasses.asdict(ctx.state.old), "new": dataclasses.asdict(ctx.state.new),
         "steps": [dataclasses.asdict(s) for s in result.steps],
         "interdiffs": [{"name": i.name, "kind": i.kind, "path": str(i.path) if i.path else None,
                         "changed_lines": i.changed_lines} for i in result.interdiffs],
@@ -925,45 +688,6 @@ def _restore_refs(g: Git, saved: dict[str, str]) -> None:
     for name, sha in saved.items():
         if current.get(name) != sha:
             g.update_ref(name, sha)
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.quicken-tmp")
-    shutil.copy2(src, tmp)
-    os.replace(tmp, dest)
-
-
-def _files(root: Path) -> set[str]:
-    if not root.is_dir():
-        return set()
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
-
-
-def _sync_dir(src: Path, dest: Path) -> None:
-    """Make ``dest`` hold exactly ``src``'s files (bytes and mode), rewriting only what differs."""
-    want = _files(src)
-    have = _files(dest)
-    for rel in sorted(have - want):
-        (dest / rel).unlink()
-    for rel in sorted(want):
-        s, d = src / rel, dest / rel
-        if d.is_file() and d.read_bytes() == s.read_bytes() and (d.stat().st_mode == s.stat().st_mode):
-            continue
-        _atomic_copy(s, d)
-    dest.mkdir(parents=True, exist_ok=True)
-    wanted_dirs = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_dir()}
-    for rel in sorted(wanted_dirs):
-        (dest / rel).mkdir(parents=True, exist_ok=True)
-    for path in sorted((p for p in dest.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        if path.relative_to(dest).as_posix() not in wanted_dirs and not any(path.iterdir()):
-            path.rmdir()
-
-
-def _remove_empty_dirs(root: Path) -> None:
-    for path in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        if not any(path.iterdir()):
-            path.rmdir()
 
 
 # -- command line ------------------------------------------------------------------------------

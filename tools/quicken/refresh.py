@@ -24,7 +24,6 @@ state is kept under ``refs/quicken/backup/``.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 import tempfile
@@ -38,13 +37,14 @@ from . import series as series_mod
 from .config import Config
 from .errors import ApplyError
 from .gitutil import Git, Identity
-from .series import Patch, Series, quote_path
+from .replay import Diff
+from .series import Inputs, Patch, Series, quote_path
 from .series import load as load_series
+from .transaction import Transaction, backup_ref
 from .worktree import PATCH_REFS, WorkTree
 
 Report = Callable[[str], None]
 _FIXUP = re.compile(r"^(?:(?:fixup|squash|amend)! )+")
-BACKUP_REFS = "refs/quicken/backup/"
 
 
 @dataclass(frozen=True)
@@ -154,21 +154,11 @@ def _exclusions(cfg: Config) -> list[str]:
     return [f":(exclude,glob){pat}" for rule in cfg.regen for pat in rule.outputs]
 
 
-def _write_diff(g: Git, old: str, new: str, dest: Path, cfg: Config) -> Path:
-    diff = g(
-        "diff",
-        "--binary",
-        "--full-index",
-        "--no-renames",
-        old,
-        new,
-        "--",
-        ".",
-        *_exclusions(cfg),
-        strip=False,
-    )
-    dest.write_text(diff, encoding="utf-8")
-    return dest
+def _diff(g: Git, old: str, new: str, cfg: Config, what: str) -> Diff:
+    """The change from ``old`` to ``new``, generated files left out (they are regenerated)."""
+    text = g("diff", "--binary", "--full-index", "--no-renames", old, new, "--", ".", *_exclusions(cfg),
+             strip=False)
+    return Diff.of_text(text, what)
 
 
 def _filtered_tree(g: Git, parent: str, commit: str, excluded: set[str], workdir: Path) -> str:
@@ -232,13 +222,8 @@ def run(
     wt = WorkTree(cfg)
     g = wt.repo()
     with wt.lock():
-        wt.check_no_rebase()
-        state = wt.state()
-        series = load_series(cfg)
-        wt.require_applied(
-            state, series.digest,
-            "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/",
-        )
+        state, series = wt.applied_series(
+            "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/")
         goal = series.patch(target) if target else (series.patches[-1] if series.patches else None)
         extras_commits, fresh, reworded = attribute(g, series, state.pristine, goal, new)
         if reworded:
@@ -282,93 +267,51 @@ def _refresh(
     workdir: Path,
     report: Report,
 ) -> RefreshResult:
-    extras: dict[str, list[apply.Extra]] = {}
-    n = 0
+    extras: dict[str, list[Diff]] = {}
     for name, changes in extras_commits.items():
         for old, new in changes:
-            n += 1
-            diff = _write_diff(g, old, new, workdir / f"{n}.diff", cfg)
-            extras.setdefault(name, []).append(apply.Extra(diff, f"commit {new[:12]}"))
+            extras.setdefault(name, []).append(_diff(g, old, new, cfg, f"commit {new[:12]}"))
     current = g.snapshot()
     if dirty:
         assert goal is not None
-        n += 1
-        diff = _write_diff(g, "HEAD", current, workdir / f"{n}.diff", cfg)
-        extras.setdefault(goal.name, []).append(apply.Extra(diff, "uncommitted changes"))
+        extras.setdefault(goal.name, []).append(_diff(g, "HEAD", current, cfg, "uncommitted changes"))
     report("fold changes into the series")
     scratch = apply.prepare_scratch(wt, pristine)
     folded = apply.apply_series(cfg, scratch, pristine, series, extras, report)
 
     # New patch files and overlay contents, staged in a copy of the project's inputs.
-    stage = workdir / "stage"
-    shutil.copytree(cfg.patches, stage / "patches")
-    if cfg.overlay.is_dir():
-        shutil.copytree(cfg.overlay, stage / "overlay")
-    (stage / "overlay").mkdir(exist_ok=True)
-    writes: list[tuple[Path, Path]] = []  # (staged file, destination)
-    removals: list[Path] = []
+    tx = Transaction(workdir / "stage", Inputs.of(cfg))
     parent = pristine
     for patch, commit in folded:
         if extras.get(patch.name):
             mail, owned = format_mail(cfg, g, patch, parent, commit, series.overlay_of(patch), workdir)
             if not patch.raw:
-                listed = (stage / "patches" / "series").read_text(encoding="utf-8")
-                with open(stage / "patches" / "series", "a", encoding="utf-8") as f:
-                    f.write(("\n" if listed and not listed.endswith("\n") else "") + patch.name + "\n")
-                writes.append((stage / "patches" / "series", cfg.patches / "series"))
-            if mail != patch.raw:
-                (stage / "patches" / patch.name).write_bytes(mail)
-                writes.append((stage / "patches" / patch.name, cfg.patches / patch.name))
+                tx.append_patch(patch.name)
+            tx.write_patch(patch.name, mail)
             for rel in owned:
-                blob = g.blob(f"{commit}:{rel}")
-                old = (cfg.overlay / rel).read_bytes() if (cfg.overlay / rel).is_file() else None
-                if old != blob:
-                    dest = stage / "overlay" / rel
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    dest.write_bytes(blob)
-                    writes.append((dest, cfg.overlay / rel))
+                tx.write_overlay(rel, g.blob(f"{commit}:{rel}"))
             for rel in series.overlay_of(patch):
                 if rel not in owned:  # the user deleted it
-                    (stage / "overlay" / rel).unlink()
-                    removals.append(cfg.overlay / rel)
+                    tx.remove_overlay(rel)
         parent = commit
-    staged_cfg = dataclasses.replace(cfg, patches=stage / "patches", overlay=stage / "overlay")
-    staged = load_series(staged_cfg)
     report("re-apply the refreshed series")
-    scratch = apply.prepare_scratch(wt, pristine)
-    commits = apply.apply_series(staged_cfg, scratch, pristine, staged, report=report)
-    tip = commits[-1][1] if commits else pristine
-    if g.tree_of(tip) != g.tree_of(folded[-1][1]):
-        raise ApplyError(
-            "refresh could not reproduce the work tree from the new patches; nothing written",
-            "please report this with the output of 'git -C work/cpython log --stat'",
-        )
-    apply.mark_scratch(wt, g.tree_of(tip))
+    mismatch = ApplyError(
+        "refresh could not reproduce the work tree from the new patches; nothing written",
+        "please report this with the output of 'git -C work/cpython log --stat'",
+    )
+    commits = tx.verify(cfg, wt, pristine, g.tree_of(folded[-1][1]), report, mismatch)
 
     # Commit point: keep the old state, write files, move the work tree.
-    backup = f"{BACKUP_REFS}refresh-{time.strftime('%Y%m%d-%H%M%S')}"
     saved = g("rev-parse", "HEAD")
     if dirty:
         saved = g.commit_tree(
             current, saved, "quicken refresh: work tree before refresh\n", apply.PIN_IDENTITY
         )
-    g.update_ref(backup, saved)
-    writes = list(dict.fromkeys(writes))
-    for src, dest in writes:
-        _atomic_copy(src, dest)
-    for dest in removals:
-        dest.unlink(missing_ok=True)
+    backup = backup_ref(g, "refresh", time.strftime("%Y%m%d-%H%M%S"), saved)
+    written = tx.commit()
     apply.finish(cfg, g, load_series(cfg), pristine, commits, old_head=saved, discard=True)
-    changed = [_shown(cfg, dest) for _, dest in writes]
-    changed += [f"{_shown(cfg, dest)} (removed)" for dest in removals]
+    changed = [_shown(cfg, w.path) + (" (removed)" if w.removed else "") for w in written]
     return RefreshResult(changed, backup)
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
 
 
 def _shown(cfg: Config, path: Path) -> str:

@@ -24,6 +24,7 @@ name the file and line.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import email.parser
 import email.policy
 import email.utils
@@ -125,13 +126,9 @@ class Series:
 
     def patch(self, name: str) -> Patch:
         """A patch by file name, stem, or number (``0007``, the file name's leading digits)."""
-        for p in self.patches:
-            if p.name == name or p.name == f"{name}.patch" or p.path.stem == name:
-                return p
-        if name.isdigit():
-            numbered = [p for p in self.patches if p.name.split("-", 1)[0] == name]
-            if len(numbered) == 1:
-                return numbered[0]
+        found = match_patch([p.name for p in self.patches], name)
+        if found is not None:
+            return next(p for p in self.patches if p.name == found)
         raise SeriesError(
             f"no patch {name!r} in the series",
             "known: " + ", ".join(p.name for p in self.patches) if self.patches else None,
@@ -139,6 +136,30 @@ class Series:
 
     def overlay_of(self, patch: Patch) -> list[str]:
         return sorted(path for path, owner in self.owner.items() if owner == patch.name)
+
+
+def match_patch(names: list[str], name: str) -> str | None:
+    """Which of the patch files ``names`` ``name`` means: a file name, a stem or a number (``0007``)."""
+    for candidate in names:
+        if name in (candidate, PurePosixPath(candidate).stem) or candidate == f"{name}.patch":
+            return candidate
+    if name.isdigit():
+        numbered = [c for c in names if c.split("-", 1)[0] == name]
+        if len(numbered) == 1:
+            return numbered[0]
+    return None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where a series lives: its patches directory and its overlay directory."""
+
+    patches: Path
+    overlay: Path
+
+    @classmethod
+    def of(cls, cfg: Config) -> Inputs:
+        return cls(cfg.patches, cfg.overlay)
 
 
 _PATH_HINT = "paths in a patch are relative to the CPython source root (a/…, b/…)"
@@ -511,9 +532,9 @@ def _file_changes(path: Path, diff: str, first_line: int) -> list[FileChange]:
         for p in set(names):
             check_path(p, f"{path}:{line}")
         for marker in (pf.source_file, pf.target_file):
-            p = _marker_path("--- " + marker) if marker else None
-            if p is not None and p != "/dev/null":
-                check_path(p, f"{path}:{line}")
+            marked = _marker_path("--- " + marker) if marker else None
+            if marked is not None and marked != "/dev/null":
+                check_path(marked, f"{path}:{line}")
         if names[0] != names[1]:
             raise SeriesError(f"{path}:{line}: renames are not supported ({names[0]} -> {names[1]})",
                               "make the rename a removal and an addition (git format-patch --no-renames)")
@@ -545,10 +566,10 @@ def read_series_file(cfg: Config) -> list[tuple[str, int]]:
         raise SeriesError(f"{series}:{line}: not UTF-8 text",
                           "the series lists patch file names, one a line") from None
     for no, raw in enumerate(text.split("\n"), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        entry = raw.split("#", 1)[0].strip()
+        if not entry:
             continue
-        name, *opts = line.split()
+        name, *opts = entry.split()
         if opts and opts != ["-p1"]:
             raise SeriesError(f"{series}:{no}: unsupported options {' '.join(opts)} (only -p1)")
         check_path(name, f"{series}:{no}")
@@ -570,15 +591,15 @@ def overlay_files(cfg: Config) -> list[str]:
     found: list[str] = []
     for top, dirs, files in os.walk(cfg.overlay):
         for entry in (*dirs, *files):
-            check_overlay_file(cfg, (Path(top) / entry).relative_to(cfg.overlay).as_posix(),
+            check_overlay_file(cfg.overlay, (Path(top) / entry).relative_to(cfg.overlay).as_posix(),
                                directory=entry in dirs)
         found += [(Path(top) / f).relative_to(cfg.overlay).as_posix() for f in files]
     return sorted(found)
 
 
-def check_overlay_file(cfg: Config, rel: str, directory: bool = False) -> None:
-    """Refuse an overlay entry that is not a regular file (or directory) inside the overlay."""
-    path = cfg.overlay / rel
+def check_overlay_file(overlay: Path, rel: str, directory: bool = False) -> None:
+    """Refuse an entry of the overlay ``overlay`` that is not a regular file (or directory) inside it."""
+    path = overlay / rel
     try:
         mode = path.lstat().st_mode
     except OSError as exc:
@@ -592,8 +613,10 @@ def check_overlay_file(cfg: Config, rel: str, directory: bool = False) -> None:
                           "remove it from the overlay")
 
 
-def load(cfg: Config) -> Series:
-    """Parse and check the whole series; raise on the first problem."""
+def load(cfg: Config, inputs: Inputs | None = None) -> Series:
+    """Parse and check the whole series (in ``inputs``, default the project's); raise on the first problem."""
+    if inputs is not None:
+        cfg = dataclasses.replace(cfg, patches=inputs.patches, overlay=inputs.overlay)
     entries = read_series_file(cfg)
     listed = {name for name, _ in entries}
     for candidate in sorted(cfg.patches.iterdir()) if cfg.patches.is_dir() else []:

@@ -14,6 +14,7 @@ it is then archived as a tarball named after that commit.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -27,10 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
+from . import gitutil
 from .config import Config, Pin
-from .errors import SourceError
+from .errors import QuickenError, SourceError
 
 DEB_SRC_FILE = "/etc/apt/sources.list.d/quicken-deb-src.sources"
 DEB_SRC_SUITES = "trixie forky sid"
@@ -144,69 +144,125 @@ def from_git(cfg: Config, user_path: Path | None) -> Source:
             "GIT_HTTP_LOW_SPEED_TIME": str(int(cfg.sources.timeout)),
         }
         try:
-            git.Repo.clone_from(
-                cfg.sources.git_url,
-                tmp,
-                env=env,
-                depth=1,
-                branch=cfg.pin.git_tag,
-                no_checkout=True,
-            )
-        except git.GitCommandError as exc:
-            lines = [ln.strip() for ln in str(exc.stderr).splitlines() if ln.strip()]
-            raise SourceError(
-                f"git: {cfg.sources.git_url} {cfg.pin.git_tag}: {lines[-1] if lines else exc}"
-            ) from None
-        return _from_git_repo(cfg, Path(tmp), "git")
+            gitutil.clone(cfg.sources.git_url, Path(tmp) / "clone", cfg.pin.git_tag, env)
+        except QuickenError as exc:
+            raise SourceError(f"git: {cfg.sources.git_url} {cfg.pin.git_tag}: {exc.message}") from None
+        return _from_git_repo(cfg, Path(tmp) / "clone", "git")
+
+
+def _apt_env() -> dict[str, str]:
+    return {**os.environ, "LC_ALL": "C"}
+
+
+def _debian_versions(package: str) -> list[str]:
+    """The versions of the Debian source package ``package`` apt knows (deb-src entries)."""
+    proc = subprocess.run(["apt-cache", "showsrc", package], capture_output=True, text=True, check=False,
+                          env=_apt_env())
+    return [line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.startswith("Version:")]
+
+
+def _matching(package: str, version: str, versions: list[str], hint: str) -> list[str]:
+    """The Debian versions of ``package`` that package upstream ``version``, oldest first."""
+    offered = sorted(set(versions))
+    matching = [v for v in offered if debian_upstream_version(v) == version]
+    if not matching:
+        raise SourceError(
+            f"debian: no {package} source for upstream {version} (apt offers {', '.join(offered) or 'none'})",
+            hint,
+        )
+    return matching
+
+
+def _apt_orig(package: str, debian_version: str, version: str, tmp: str) -> tuple[Path | None, str]:
+    """Download ``package=debian_version``'s .orig tarball into ``tmp``: (its path, or None and why)."""
+    proc = subprocess.run(["apt-get", "source", "--download-only", "-q", f"{package}={debian_version}"],
+                          cwd=tmp, capture_output=True, text=True, check=False, env=_apt_env())
+    origs = sorted(Path(tmp).glob(f"{package}_{version}.orig.tar.*"))
+    if proc.returncode == 0 and origs:
+        return origs[0], ""
+    return None, (proc.stderr.strip().splitlines() or ["no .orig tarball downloaded"])[-1]
+
+
+def _has_apt() -> bool:
+    return shutil.which("apt-cache") is not None and shutil.which("apt-get") is not None
 
 
 def from_debian(cfg: Config, user_path: Path | None) -> Source:
-    if shutil.which("apt-cache") is None or shutil.which("apt-get") is None:
+    if not _has_apt():
         raise SourceError("debian: apt-get/apt-cache not found (not a Debian-based machine)")
     major, minor = cfg.pin.major_minor
     package = cfg.sources.debian_package.format(major=major, minor=minor)
-    proc = subprocess.run(
-        ["apt-cache", "showsrc", package],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "LC_ALL": "C"},
-    )
-    versions = [
-        line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.startswith("Version:")
-    ]
+    versions = _debian_versions(package)
     if not versions:
         raise SourceError(
             f"debian: apt knows no source package {package}: deb-src entries are missing",
             deb_src_hint(),
         )
-    matching = sorted({v for v in versions if debian_upstream_version(v) == cfg.pin.version})
-    if not matching:
-        raise SourceError(
-            f"debian: no {package} source for upstream {cfg.pin.version} "
-            f"(apt offers {', '.join(sorted(set(versions)))})",
-            "run apt-get update, or pin a version apt offers",
-        )
+    matching = _matching(package, cfg.pin.version, versions,
+                         "run apt-get update, or pin a version apt offers")
     with tempfile.TemporaryDirectory(prefix="quicken-apt-", dir=_tmp_parent(cfg)) as tmp:
+        err = ""
         for version in reversed(matching):
-            proc = subprocess.run(
-                ["apt-get", "source", "--download-only", "-q", f"{package}={version}"],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                check=False,
-                env={**os.environ, "LC_ALL": "C"},
-            )
-            origs = sorted(Path(tmp).glob(f"{package}_{cfg.pin.version}.orig.tar.*"))
-            if proc.returncode == 0 and origs:
+            orig, err = _apt_orig(package, version, cfg.pin.version, tmp)
+            if orig is not None:
                 return Source(
-                    _install_verified(cfg, origs[0], f"debian: {origs[0].name} ({package}={version})"),
+                    _install_verified(cfg, orig, f"debian: {orig.name} ({package}={version})"),
                     cfg.pin,
                     "debian",
                     f"sha256:{cfg.pin.sha256}",
                 )
-        err = (proc.stderr.strip().splitlines() or ["no .orig tarball downloaded"])[-1]
         raise SourceError(f"debian: apt-get source {package}={matching[-1]}: {err}")
+
+
+def lookup_sha256(cfg: Config, version: str, source_path: Path | None, report: Report) -> tuple[str, str]:
+    """The sha256 of CPython ``version``'s release tarball, found without a recorded value.
+
+    Trust on first use: from a tarball given with --source, from the cache
+    (it was verified against a recorded pin when it was first fetched), or
+    computed after downloading Debian's .orig tarball.  The caller records it.
+    Returns (digest, a note saying where it came from).
+    """
+    if source_path is not None and source_path.is_file():
+        digest = sha256_file(source_path)
+        return digest, (f"sha256 {digest} computed from {source_path}: trust on first use, "
+                        "check it against the release's published checksum")
+    for path in sorted((cfg.cache / "sources").glob(f"Python-{version}-*.tar.xz")):
+        digest = sha256_file(path)
+        if path.name == f"Python-{version}-{digest[:16]}.tar.xz":
+            return digest, f"sha256 {digest} of the cached {path.name} (verified when it was first fetched)"
+    if "debian" in cfg.sources.providers:
+        return _debian_sha256(cfg, version, report)
+    raise SourceError(
+        f"CPython {version}: no --sha256 given and no provider can look it up",
+        "pass --sha256 HEX (from the python.org release page) or --source TARBALL",
+    )
+
+
+def _with_pin(cfg: Config, version: str, digest: str) -> Config:
+    return dataclasses.replace(cfg, pin=Pin(version, digest, f"v{version}", None))
+
+
+def _debian_sha256(cfg: Config, version: str, report: Report) -> tuple[str, str]:
+    """Download Debian's .orig tarball of ``version``, hash it, and cache it (trust on first use)."""
+    if not _has_apt():
+        raise SourceError(f"CPython {version}: no --sha256 given and apt-get is not available",
+                          "pass --sha256 HEX (from the python.org release page)")
+    major, minor = _with_pin(cfg, version, "0" * 64).pin.major_minor
+    package = cfg.sources.debian_package.format(major=major, minor=minor)
+    matching = _matching(package, version, _debian_versions(package),
+                         "pass --sha256 HEX and --source TARBALL, or run apt-get update")
+    with tempfile.TemporaryDirectory(prefix="quicken-apt-", dir=_tmp_parent(cfg)) as tmp:
+        report(f"source: apt-get source {package}={matching[-1]} (to compute the sha256)")
+        orig, err = _apt_orig(package, matching[-1], version, tmp)
+        if orig is None:
+            raise SourceError(f"debian: apt-get source {package}={matching[-1]}: {err}")
+        digest = sha256_file(orig)
+        from_path(_with_pin(cfg, version, digest), orig)  # into the cache, verified against that digest
+        return digest, (
+            f"sha256 {digest} computed after downloading {orig.name} ({package}={matching[-1]}) "
+            "from Debian: trust on first use (apt checked Debian's signatures, nothing checked it against "
+            "python.org) — compare it with the release page's checksum"
+        )
 
 
 def debian_upstream_version(version: str) -> str:
@@ -300,11 +356,10 @@ def _require_git_commit(cfg: Config, provider: str) -> str:
 
 def _from_git_repo(cfg: Config, repo_path: Path, provider: str) -> Source:
     expected = _require_git_commit(cfg, provider)
-    try:
-        repo = git.Repo(str(repo_path))
-        commit = repo.git.rev_parse(f"{cfg.pin.git_tag}^{{commit}}")
-    except (git.GitCommandError, git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise SourceError(f"{provider}: {repo_path} has no tag {cfg.pin.git_tag}") from None
+    repo = gitutil.Git(repo_path / ".git" if (repo_path / ".git").exists() else repo_path)
+    commit = repo.rev(f"{cfg.pin.git_tag}^{{commit}}") if repo_path.is_dir() else None
+    if commit is None:
+        raise SourceError(f"{provider}: {repo_path} has no tag {cfg.pin.git_tag}")
     if commit != expected:
         raise SourceError(
             f"{provider}: {repo_path} tag {cfg.pin.git_tag} is {commit}, the pin records {expected}"
@@ -312,7 +367,7 @@ def _from_git_repo(cfg: Config, repo_path: Path, provider: str) -> Source:
     dest = cached_git_tarball(cfg)
     assert dest is not None
     with _staging(dest) as tmp:
-        repo.git.archive("--format=tar", f"--prefix=Python-{cfg.pin.version}/", f"--output={tmp}", commit)
+        repo("archive", "--format=tar", f"--prefix=Python-{cfg.pin.version}/", f"--output={tmp}", commit)
         os.replace(tmp, dest)
     return Source(dest, cfg.pin, provider, f"git:{commit}")
 

@@ -21,9 +21,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import rebase_state
 from .config import Config
 from .errors import ApplyError
 from .gitutil import Git, open_repo
+from .series import Series, match_patch
+from .series import load as load_series
 
 BRANCH = "quicken"
 PATCH_REFS = "refs/quicken/patches/"
@@ -52,7 +55,9 @@ class State:
     patches: list[PatchState] = field(default_factory=list)
 
     def commit_of(self, name: str) -> str | None:
-        return next((p.commit for p in self.patches if p.name == name), None)
+        """The commit apply made for the patch ``name``: a file name, a stem or a number (``0007``)."""
+        found = match_patch([p.name for p in self.patches], name)
+        return next((p.commit for p in self.patches if p.name == found), None)
 
 
 class WorkTree:
@@ -73,9 +78,7 @@ class WorkTree:
         return self.git
 
     def state(self) -> State:
-        data = json.loads((self.meta / "state.json").read_text())
-        patches = [PatchState(**p) for p in data.pop("patches", [])]
-        return State(**data, patches=patches)
+        return read_state(self.meta / "state.json")
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -123,6 +126,14 @@ class WorkTree:
         if digest != state.digest:
             raise ApplyError("patches/ or cpython_overlay/ changed since the work tree was applied", hint)
 
+    def applied_series(self, hint: str) -> tuple[State, Series]:
+        """The state and the series, for a command that rewrites the series (no rebase unfinished)."""
+        self.check_no_rebase()
+        state = self.state()
+        series = load_series(self.cfg)
+        self.require_applied(state, series.digest, hint)
+        return state, series
+
     # -- the user's work ------------------------------------------------
 
     def dirty(self) -> list[str]:
@@ -143,18 +154,7 @@ class WorkTree:
 
     def rebase_in_progress(self) -> tuple[str, str] | None:
         """(message, hint) of an unfinished ``quicken rebase`` (stopped, or killed midway), or None."""
-        path = self.meta / REBASE_DIR / "state.json"
-        if not path.is_file():
-            return None
-        generic = "an unfinished quicken rebase", "quicken rebase --continue, --skip or --abort"
-        try:
-            data = json.loads(path.read_text())
-            message, hint = str(data["message"]), str(data["hint"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return generic
-        if "--continue" not in hint or "--abort" not in hint:
-            hint = f"{hint}; {generic[1]}"
-        return message, hint
+        return rebase_state.banner(self.meta / REBASE_DIR)
 
     def check_no_rebase(self) -> None:
         """Refuse while ``quicken rebase`` is unfinished (stopped, or killed midway)."""
@@ -173,6 +173,13 @@ def _remove_trees(paths: list[Path]) -> None:
     for path in paths:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def read_state(path: Path) -> State:
+    """What a work tree was made from, as :func:`write_state` wrote it."""
+    data = json.loads(path.read_text())
+    patches = [PatchState(**p) for p in data.pop("patches", [])]
+    return State(**data, patches=patches)
 
 
 def write_state(meta: Path, state: State) -> None:
