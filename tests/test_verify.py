@@ -188,6 +188,27 @@ def test_fuzz_passes_when_the_builds_agree(tmp_path: Path) -> None:
     assert result.as_record()["failures"] == []
 
 
+def test_fuzz_masks_the_script_path_before_addresses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temporary directory named like quicken-fuzz-b0x1fz must not make two runs differ."""
+    python = fake_fuzz_python(tmp_path, False)
+    made = tmp_path / "quicken-fuzz-b0x1fz"
+    made.mkdir()
+
+    class Fixed:
+        def __init__(self, prefix: str) -> None:
+            pass
+
+        def __enter__(self) -> str:
+            return str(made)
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(fuzz.tempfile, "TemporaryDirectory", Fixed)
+    out, err, code = fuzz._run(python, "import sys\nprint(__file__)\nraise SystemExit(__file__)\n")
+    assert (out, err, code) == ("case.py\n", "case.py\n", 1)
+
+
 def test_fuzz_finds_shrinks_and_writes_a_reproducer(tmp_path: Path) -> None:
     base, head = fake_fuzz_python(tmp_path, False), fake_fuzz_python(tmp_path, True)
     # The broken build misreports every result computed from a NaN operand.

@@ -277,8 +277,10 @@ def _run(python: Path, source: str) -> tuple[str, str, int]:
                                   env=program_env(), check=False, errors="replace")
         except subprocess.TimeoutExpired:
             return "", "timed out", -1
-    return (mask(proc.stdout, python), mask(proc.stderr, python).replace(str(path), "case.py"),
-            proc.returncode)
+    # The script's path first: a temporary name such as quicken-fuzz-b0x1f... would otherwise lose
+    # its "0x1f" to the address mask, differently in the two runs.
+    return (mask(proc.stdout.replace(str(path), "case.py"), python),
+            mask(proc.stderr.replace(str(path), "case.py"), python), proc.returncode)
 
 
 def differ(base: Path, head: Path, source: str) -> str | None:
