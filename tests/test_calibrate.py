@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import bench, calibrate, compare
+from quicken import bench, build, calibrate, compare
 from quicken.errors import QuickenError
 from quicken.worktree import WorkTree
 
@@ -37,7 +37,34 @@ def test_the_probe_goes_just_before_the_interpreter_loop() -> None:
 @pytest.mark.parametrize("shift", [0, -8, 5000])
 def test_shift_must_be_a_sensible_number_of_bytes(shift: int) -> None:
     with pytest.raises(QuickenError, match="from 1 to 4096"):
+        calibrate.split_shift(shift)
+
+
+@pytest.mark.parametrize(("shift", "parts"), [(16, (16, 0)), (48, (48, 0)), (64, (0, 64)),
+                                              (1040, (16, 1024)), (3120, (48, 3072)), (4096, (0, 4096))])
+def test_a_shift_is_an_offset_in_the_cache_line_and_whole_lines_after_the_loop(
+        shift: int, parts: tuple[int, int]) -> None:
+    assert calibrate.split_shift(shift) == parts
+
+
+@pytest.mark.parametrize("shift", [0, 64, 100])
+def test_the_probe_before_the_loop_stays_within_a_cache_line(shift: int) -> None:
+    with pytest.raises(QuickenError, match="within its cache line"):
         calibrate.insert_probe(CEVAL, shift)
+
+
+def test_the_probe_after_the_loop_is_a_hot_function_appended_to_specialize_c() -> None:
+    source = "#include \"Python.h\"\n\nint last(void) { return 0; }\n"
+    shifted = calibrate.append_probe(source, 1024)
+    assert shifted.startswith(source)
+    added = shifted[len(source):]
+    assert "_Py_HOT_FUNCTION __attribute__((used, noinline)) void\n" \
+        "_PyQuicken_LayoutProbeAfter(void)\n" in added
+    assert added.endswith('{\n    __asm__ volatile (".skip 1024, 0x90");\n}\n')
+    assert calibrate.append_probe(source.rstrip("\n"), 1024) == shifted  # a last line without newline
+    for wrong in (0, 1000):
+        with pytest.raises(QuickenError, match="whole cache lines"):
+            calibrate.append_probe(source, wrong)
 
 
 def test_a_ceval_without_the_loop_definition_is_refused() -> None:
@@ -53,6 +80,24 @@ def test_probe_commit_on_a_tree_it_does_not_know(applied: S.Project) -> None:
     with pytest.raises(QuickenError, match=r"Python/ceval\.c: the definition"):
         calibrate.probe_commit(cfg, "baseline", 48)
     assert WorkTree(cfg).repo().refs(calibrate.PROBE_REF) == {}
+
+
+def test_a_whole_line_shift_touches_only_specialize_c(applied: S.Project) -> None:
+    """A multiple of 64 bytes needs no interpreter loop: the probe commit changes specialize.c alone."""
+    cfg = applied.cfg()
+    g = WorkTree(cfg).repo()
+    _, base, _ = build.resolve(cfg, "baseline")
+    g("checkout", "-q", "-b", "with-specialize", base)
+    (cfg.worktree / "Python" / "specialize.c").write_text("int specialize(void) { return 1; }\n")
+    g("add", "Python/specialize.c")
+    g("commit", "-q", "-m", "add specialize.c")
+    commit, probe = calibrate.probe_commit(cfg, "HEAD", 1024)
+    assert calibrate.probe_commit(cfg, "HEAD", 1024) == (commit, probe)  # deterministic
+    assert g.changed_paths(commit, probe) == ["Python/specialize.c"]
+    assert g.blob(f"{probe}:Python/specialize.c").decode().count(".skip 1024, 0x90") == 1
+    assert g.rev(f"{calibrate.PROBE_REF}{commit[:12]}-1024") == probe
+    with pytest.raises(QuickenError, match=r"Python/specialize\.c not found"):
+        calibrate.probe_commit(cfg, "baseline", 1024)
 
 
 def _wall_row(name: str, ratio: float) -> compare.ComparisonRow:
@@ -89,7 +134,8 @@ def test_bench_across_layouts_judges_every_benchmark_across_them(
 
     monkeypatch.setattr(calibrate, "probe_commit", probe_commit)
     monkeypatch.setattr(bench, "run", run)
-    result = calibrate.across_layouts(object(), "baseline", "patched", "subset")  # type: ignore[arg-type]
+    result = calibrate.across_layouts(object(), "baseline", "patched", "subset",  # type: ignore[arg-type]
+                                      shifts=(16, 32, 48))
     assert runs == [("baseline", "patched", "subset", "wall"),
                     ("baseline+16", "patched+16", "subset", "wall"),
                     ("baseline+32", "patched+32", "subset", "wall"),

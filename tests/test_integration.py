@@ -203,3 +203,26 @@ def test_calibrate_moves_only_the_layout(project: config.Config) -> None:
     assert abs(h / b - 1) < 0.01  # same code, same work
     text = calibrate.render(cal)
     assert "layout noise of baseline (+48 bytes" in text and "int_bitwise" in text
+
+
+def test_a_probe_after_the_loop_moves_the_ordinary_functions_relative_to_it(project: config.Config) -> None:
+    """The layout model's premise: the linker puts the hot probe appended to specialize.c after the
+    interpreter loop, so every ordinary function moves relative to the loop by whole cache lines."""
+    from quicken import calibrate
+
+    commit, probe = calibrate.probe_commit(project, "baseline", 1040)
+    changed = git(project, "diff", "--name-only", commit, probe).split()
+    assert changed == ["Python/ceval.c", "Python/specialize.c"]
+
+    def addresses(rev: str) -> dict[str, int]:
+        python = build.build_one(project, rev, None, lambda _: None).python
+        out = subprocess.run(["nm", str(python)], capture_output=True, text=True, check=True).stdout
+        return {fields[2]: int(fields[0], 16) for fields in (line.split() for line in out.splitlines())
+                if len(fields) == 3}
+
+    before, after = addresses(commit), addresses(probe)
+    loop = "_PyEval_EvalFrameDefault"
+    assert after[loop] < after["_PyQuicken_LayoutProbeAfter"] < after["PyObject_GenericSetAttr"]
+    for name in ("PyObject_GenericSetAttr", "PyLong_FromSsize_t"):
+        moved = (after[name] - after[loop]) - (before[name] - before[loop])
+        assert 1024 <= moved < 1024 + 64, (name, moved)

@@ -297,7 +297,8 @@ def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
     patch = load_series(cfg).patches[1]
     probes: list[tuple[str, int]] = []
     runs: list[tuple[str, str, str, str]] = []
-    later = {16: 0.98, 32: 1.0, 48: 0.99}  # neg_index at the moved layouts: no slowdown
+    shifts = validate.RECHECK_SHIFTS
+    later = dict(zip(shifts, (0.98, 1.0, 0.99), strict=True))  # neg_index at the moved layouts: no slowdown
 
     def probe_commit(_cfg, target: str, shift: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
         probes.append((target, shift))
@@ -318,10 +319,8 @@ def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
     )))
     rows, checks = validate.recheck_across_layouts(
         cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, lambda _: None)
-    assert probes == [("B", 16), ("H", 16), ("B", 32), ("H", 32), ("B", 48), ("H", 48)]
-    assert runs == [
-        ("B+16", "H+16", "neg_index", "wall"), ("B+32", "H+32", "neg_index", "wall"),
-        ("B+48", "H+48", "neg_index", "wall")]
+    assert probes == [(side, shift) for shift in shifts for side in ("B", "H")]
+    assert runs == [(f"B+{shift}", f"H+{shift}", "neg_index", "wall") for shift in shifts]
     assert [c.as_record()["ratios"] for c in checks] == [[1.04, 0.98, 1.0, 0.99]]
     assert rows[0].name == "neg_index" and not rows[0].significant
     assert rows[1] == first.comparison.rows[1]  # type: ignore[union-attr]

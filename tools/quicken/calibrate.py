@@ -9,11 +9,23 @@ of a percent of instructions.  The gate cannot tell such effects from the
 patch's own.
 
 The calibration measures them: it builds the target with a *layout-only*
-change -- an unused hot function of ``shift`` bytes placed just before
-``_PyEval_EvalFrameDefault``, so the loop starts at another address and
-nothing else differs -- and benchmarks the two like any base and head.  Every
-significant difference it reports is this machine's layout noise, the floor
-below which a gate verdict on that benchmark says nothing about a patch.
+change and benchmarks the two like any base and head.  A shift of ``N`` bytes
+moves the code in two ways, nothing else differing:
+
+- ``N mod 64`` bytes of an unused hot function just before
+  ``_PyEval_EvalFrameDefault`` move the interpreter loop (and all the code
+  after it) within its 64-byte cache line;
+- the rest, a multiple of 64 bytes, goes into an unused hot function at the end
+  of ``Python/specialize.c``, which the linker places after the loop among the
+  hot functions: every ordinary function (``Objects/``, ``Python/``) moves by
+  that much *relative to the loop*.  That is what a patch that adds code to the
+  loop does too, and what moves which cache sets and predictor slots the loop
+  shares with ``PyObject_GenericSetAttr`` or ``PyLong_FromSsize_t``: shifting
+  the whole text alike keeps those relations, so a calibration or a recheck
+  that only moves the loop misses the layout effect a patch has most often.
+
+Every significant difference it reports is this machine's layout noise, the
+floor below which a gate verdict on that benchmark says nothing about a patch.
 
 The probe commit is made aside (its own index, author and date fixed, so the
 same target and shift give the same commit and the build is cached) and kept
@@ -46,14 +58,36 @@ from .worktree import WorkTree
 
 Report = Callable[[str], None]
 CEVAL = "Python/ceval.c"
+SPECIALIZE = "Python/specialize.c"
 PROBE_REF = "refs/quicken/calibrate/"
+CACHE_LINE = 64
 _ANCHOR = re.compile(r"^PyObject\* _Py_HOT_FUNCTION\n_PyEval_EvalFrameDefault\(", re.MULTILINE)
 
 
-def insert_probe(source: str, shift: int) -> str:
-    """``Python/ceval.c`` with the layout probe of ``shift`` bytes before the interpreter loop."""
+def split_shift(shift: int) -> tuple[int, int]:
+    """``shift`` as (bytes before the interpreter loop, bytes after it): ``1040`` -> (16, 1024)."""
     if not 1 <= shift <= 4096:
         raise QuickenError(f"--shift {shift}: choose a number of bytes from 1 to 4096")
+    return shift % CACHE_LINE, shift - shift % CACHE_LINE
+
+
+def _probe(name: str, size: int, where: str) -> str:
+    return (
+        "/* quicken calibrate: a layout probe, never for upstream.  An unused hot\n"
+        f"   function of {size} bytes {where}; no behaviour changes. */\n"
+        "_Py_HOT_FUNCTION __attribute__((used, noinline)) void\n"
+        f"{name}(void)\n"
+        "{\n"
+        f'    __asm__ volatile (".skip {size}, 0x90");\n'
+        "}\n"
+    )
+
+
+def insert_probe(source: str, shift: int) -> str:
+    """``Python/ceval.c`` with a layout probe of ``shift`` bytes (1 to 63) before the interpreter loop."""
+    if not 1 <= shift < CACHE_LINE:
+        raise QuickenError(f"a probe before the interpreter loop moves it within its cache line: "
+                           f"1 to {CACHE_LINE - 1} bytes, not {shift}")
     found = list(_ANCHOR.finditer(source))
     if len(found) != 1:
         raise QuickenError(
@@ -61,30 +95,39 @@ def insert_probe(source: str, shift: int) -> str:
             f"was found {len(found)} times, not once",
             "calibrate knows CPython 3.13's ceval.c; place the probe by hand and bench that commit",
         )
-    probe = (
-        "/* quicken calibrate: a layout probe, never for upstream.  An unused hot\n"
-        f"   function of {shift} bytes that moves the interpreter loop; no behaviour\n"
-        "   changes. */\n"
-        "_Py_HOT_FUNCTION __attribute__((used, noinline)) void\n"
-        "_PyQuicken_LayoutProbe(void)\n"
-        "{\n"
-        f'    __asm__ volatile (".skip {shift}, 0x90");\n'
-        "}\n\n"
-    )
     at = found[0].start()
-    return source[:at] + probe + source[at:]
+    return source[:at] + _probe("_PyQuicken_LayoutProbe", shift, "that moves the interpreter loop") + "\n" \
+        + source[at:]
+
+
+def append_probe(source: str, shift: int) -> str:
+    """``Python/specialize.c`` with a layout probe of ``shift`` bytes (a multiple of 64) at its end,
+    which moves the ordinary functions relative to the interpreter loop."""
+    if shift <= 0 or shift % CACHE_LINE:
+        raise QuickenError(
+            f"a probe after the interpreter loop moves code by whole cache lines, not {shift} bytes")
+    what = "that moves the ordinary functions relative to the interpreter loop"
+    return source + ("" if source.endswith("\n") else "\n") + "\n" + _probe(
+        "_PyQuicken_LayoutProbeAfter", shift, what)
 
 
 def probe_commit(cfg: Config, target: str, shift: int) -> tuple[str, str]:
     """(the target's commit, the probe commit on top of it)."""
+    before, after = split_shift(shift)
     _, commit, _ = build.resolve(cfg, target)
     g = WorkTree(cfg).repo()
-    if g.rev(f"{commit}:{CEVAL}") is None:
-        raise QuickenError(f"{target}: {CEVAL} not found in commit {commit[:12]}")
-    shifted = insert_probe(g.blob(f"{commit}:{CEVAL}").decode("utf-8"), shift)
+    files: dict[str, bytes] = {}
+    for path, size, edit in ((CEVAL, before, insert_probe), (SPECIALIZE, after, append_probe)):
+        if not size:
+            continue
+        if g.rev(f"{commit}:{path}") is None:
+            raise QuickenError(f"{target}: {path} not found in commit {commit[:12]}")
+        files[path] = edit(g.blob(f"{commit}:{path}").decode("utf-8"), size).encode("utf-8")
     with tempfile.TemporaryDirectory(prefix="quicken-calibrate-") as scratch:
-        tree = g.tree_with(commit, CEVAL, shifted.encode("utf-8"), Path(scratch))
-    message = f"quicken calibrate: layout probe of {shift} bytes before the interpreter loop\n"
+        tree = g.tree_with(commit, files, Path(scratch))
+    moves = [f"{before} bytes before the interpreter loop"] * bool(before) \
+        + [f"{after} bytes after it"] * bool(after)
+    message = f"quicken calibrate: layout probe of {' and '.join(moves)}\n"
     probe = g.commit_tree(tree, commit, message, PIN_IDENTITY)
     g.update_ref(f"{PROBE_REF}{commit[:12]}-{shift}", probe)
     return commit, probe
@@ -118,10 +161,12 @@ def run(cfg: Config, target: str = "baseline", shift: int = 48, suite_spec: str 
     return Calibration(target, shift, result, cfg.validate.max_wall_slowdown)
 
 
-#: The layouts a comparison is measured at again, besides the builds as they are: the
-#: interpreter loop moved by this many bytes on both sides alike.  With the unmoved build
-#: they put the loop at each 16-byte offset within a 64-byte cache line.
-LAYOUT_SHIFTS = (16, 32, 48)
+#: The layouts a comparison is measured at again, besides the builds as they are, on both
+#: sides alike (see :func:`split_shift`).  With the unmoved build they put the interpreter
+#: loop at each 16-byte offset within its cache line, and the ordinary functions 1, 2 and
+#: 3 KiB further from it: every quarter of a 4 KiB page, the period at which code addresses
+#: share L1 instruction-cache sets.
+LAYOUT_SHIFTS = (1040, 2080, 3120)
 
 
 @dataclass(frozen=True)
@@ -188,7 +233,7 @@ def recheck(
     names: list[str] | None = None,
 ) -> list[LayoutRecheck]:
     """Measure ``names`` (default: every benchmark of ``first``) again on the wall clock with
-    both sides' interpreter loop moved by each of ``shifts`` bytes; ``first`` is the unmoved layout."""
+    both sides' code moved by each of ``shifts`` (:func:`split_shift`); ``first`` is the unmoved layout."""
     assert first.comparison is not None
     spec = ",".join(names) if names is not None else first.suite
     ratios: dict[str, list[float]] = {}
@@ -251,7 +296,7 @@ def across_layouts(
         raise QuickenError(f"--layouts measures the wall clock: it needs --mode wall or both, not {mode}")
     if not shifts or any(s <= 0 for s in shifts) or len(set(shifts)) != len(shifts):
         raise QuickenError(f"--layouts {','.join(map(str, shifts))}: give distinct positive byte counts",
-                           "for example --layouts 16,32,48")
+                           "for example --layouts 1040,2080,3120")
     first = bench.run(cfg, base_target, head_target, suite_spec, mode, config_name, overrides=overrides,
                       output=output, report=report)
     labels = (base_target, head_target)

@@ -164,7 +164,7 @@ def cmd_bench(args: argparse.Namespace, progress: Progress) -> int:
             config_name=args.config, overrides=chosen, output=output, report=progress)
         progress.done()
         print(bench.render_text(layouts.first))
-        print(f"\nacross {len(args.layouts) + 1} code layouts (interpreter loop moved by "
+        print(f"\nacross {len(args.layouts) + 1} code layouts (code moved by "
               f"{', '.join(f'+{s}' for s in args.layouts)} bytes on both sides):")
         print(calibrate.render_layouts(layouts.checks))
         return 0
@@ -491,8 +491,9 @@ def parser() -> argparse.ArgumentParser:
                    help="with --resume: report the benchmarks of pyperformance's runner that finished, "
                         "without running the others")
     s.add_argument("--layouts", type=_shifts, metavar="BYTES",
-                   help="also measure the wall clock with both interpreter loops moved by each of these "
-                        "byte counts (e.g. 16,32,48) and judge every benchmark across the layouts")
+                   help="also measure the wall clock with both sides' code moved by each of these byte "
+                        "counts (N mod 64 before the interpreter loop, the rest after it; e.g. "
+                        "1040,2080,3120) and judge every benchmark across the layouts")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("layouts", help="pool several 'bench --layouts' runs of the same two trees")
@@ -535,7 +536,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("target", nargs="?", default="baseline",
                    help="baseline (default), patched, a patch or a commit")
     s.add_argument("--shift", type=int, default=48,
-                   help="bytes the interpreter loop is moved by (default 48)")
+                   help="bytes the code is moved by: N mod 64 before the interpreter loop, the rest "
+                        "after it (default 48)")
     s.add_argument("--suite", default="quick", help="quick, full, or a comma list of benchmark names")
     s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
     s.add_argument("--processes", type=int, help="pyperf worker processes per side (alternated)")

@@ -425,7 +425,7 @@ def _workdir() -> Iterator[Path]:
 def _with_news(g: Git, commit: str, news: News | None, workdir: Path) -> str:
     if news is None:
         return g.tree_of(commit)
-    return g.tree_with(commit, news.path, news.text.encode("utf-8"), workdir)
+    return g.tree_with(commit, {news.path: news.text.encode("utf-8")}, workdir)
 
 
 def _crlf_attributes(g: Git, base: str, commit: str, workdir: Path) -> Path:

@@ -182,8 +182,8 @@ class Git:
         finally:
             index.unlink(missing_ok=True)
 
-    def tree_with(self, base: str, path: str, data: bytes, scratch: Path) -> str:
-        """The tree of ``base`` with the file ``path`` (mode 100644) holding ``data``.
+    def tree_with(self, base: str, files: Mapping[str, bytes], scratch: Path) -> str:
+        """The tree of ``base`` with each file of ``files`` (path -> data, mode 100644) holding its data.
 
         Written through a temporary index in the directory ``scratch``; the
         repository's own index and work tree are not touched.
@@ -193,9 +193,10 @@ class Git:
         tmp = self.with_tree(scratch, index)
         try:
             tmp("read-tree", base)
-            blob_file.write_bytes(data)
-            blob = tmp("hash-object", "-w", "--no-filters", str(blob_file))
-            tmp("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+            for path, data in files.items():
+                blob_file.write_bytes(data)
+                blob = tmp("hash-object", "-w", "--no-filters", str(blob_file))
+                tmp("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
             return tmp("write-tree")
         finally:
             index.unlink(missing_ok=True)
