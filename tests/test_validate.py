@@ -318,9 +318,60 @@ def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
         _row("nbody", 1.00, False, (1000, 1000)),      # not slower: left as measured
     )))
     rows, checks = validate.recheck_across_layouts(
-        cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, lambda _: None)
+        cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, lambda _: None, more_shifts=())
     assert probes == [(side, shift) for shift in shifts for side in ("B", "H")]
     assert runs == [(f"B+{shift}", f"H+{shift}", "neg_index", "wall") for shift in shifts]
     assert [c.as_record()["ratios"] for c in checks] == [[1.04, 0.98, 1.0, 0.99]]
     assert rows[0].name == "neg_index" and not rows[0].significant
     assert rows[1] == first.comparison.rows[1]  # type: ignore[union-attr]
+
+
+def test_a_benchmark_the_layouts_leave_undecided_is_measured_at_more_layouts_once(
+        applied: S.Project, two_patches, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from quicken import bench, calibrate
+    cfg = applied.cfg()
+    patch = load_series(cfg).patches[1]
+    assert not patch.targets  # both benchmarks below are non-targets: their boundary is 1.01
+    ratios = {  # time ratio at the unmoved layout (0) and each moved one
+        "neg_index": {0: 1.04, 1040: 0.98, 2080: 1.03, 3120: 0.99, 528: 1.0, 1568: 0.99, 2608: 1.0},
+        "richards": {0: 1.10, 1040: 1.11, 2080: 1.09, 3120: 1.10},  # clearly slower: decided
+    }
+    runs: list[tuple[str, str]] = []
+
+    def run(_cfg, base, head, spec, mode, *_args, **kwargs):  # type: ignore[no-untyped-def]
+        shift = int(base.rsplit("+", 1)[1])
+        runs.append((spec, shift))
+        rows = tuple(_row(name, ratios[name][shift], True, None) for name in spec.split(","))
+        return bench.BenchResult(kwargs["output"], spec, mode, compare.Comparison("b", "h", rows))
+
+    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, target, shift: (target, f"{target}+{shift}"))
+    monkeypatch.setattr(bench, "run", run)
+    monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
+    first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", tuple(
+        _row(name, by_shift[0], True, (1000, 1000)) for name, by_shift in ratios.items())))
+    messages: list[str] = []
+    rows, checks = validate.recheck_across_layouts(
+        cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, messages.append)
+    assert runs == [("neg_index,richards", s) for s in validate.RECHECK_SHIFTS] + [
+        ("neg_index", s) for s in validate.MORE_RECHECK_SHIFTS]
+    by_name = {c.name: c for c in checks}
+    assert by_name["neg_index"].shifts == (0, *validate.RECHECK_SHIFTS, *validate.MORE_RECHECK_SHIFTS)
+    assert list(by_name["neg_index"].ratios) == [ratios["neg_index"][s] for s in by_name["neg_index"].shifts]
+    assert by_name["richards"].shifts == (0, *validate.RECHECK_SHIFTS)
+    assert any("neg_index undecided across 4 layouts" in m for m in messages)
+    verdict = gate.evaluate(rows, [])
+    failed = {r.benchmark for r in verdict.rules if r.status == "fail" and r.benchmark is not None}
+    assert failed == {"richards"}
+
+
+def test_the_interval_across_layouts_and_the_boundary_it_may_hold() -> None:
+    from quicken import calibrate
+    check = calibrate.LayoutRecheck("container_truth", (0, 1040, 2080, 3120), (0.885, 0.880, 0.830, 0.923))
+    low, high = check.interval()
+    assert low < check.ratio < high and high < 1.0  # significantly faster ...
+    th = gate.Thresholds(min_target_speedup=0.15)
+    target = validate.boundary("container_truth", ["container_truth"], th)
+    assert target == pytest.approx(1 / 1.15)
+    assert check.straddles(target)  # ... but 1.15x faster or not, four layouts cannot tell
+    assert validate.boundary("richards", ["container_truth"], th) == pytest.approx(1.0 + th.max_wall_slowdown)
+    assert not calibrate.LayoutRecheck("x", (0, 16), (0.8, 0.8)).straddles(1 / 1.15)  # no spread

@@ -167,6 +167,9 @@ def run(cfg: Config, target: str = "baseline", shift: int = 48, suite_spec: str 
 #: 3 KiB further from it: every quarter of a 4 KiB page, the period at which code addresses
 #: share L1 instruction-cache sets.
 LAYOUT_SHIFTS = (1040, 2080, 3120)
+#: The layouts a recheck adds once when four did not decide a rule (the other eighth of
+#: every quarter page, at the same offsets in the cache line).
+MORE_LAYOUT_SHIFTS = (528, 1568, 2608)
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,24 @@ class LayoutRecheck:
     @property
     def significant(self) -> bool:
         return len(self.ratios) > 1 and abs(self.t_score) >= pyperf_api.t95(len(self.ratios) - 1)
+
+    def interval(self) -> tuple[float, float]:
+        """The 95 % confidence interval of :attr:`ratio` (the t-test's, back from the logs)."""
+        logs = [math.log(r) for r in self.ratios]
+        mean = math.fsum(logs) / len(logs)
+        if len(logs) < 2:
+            return math.exp(mean), math.exp(mean)
+        half = pyperf_api.t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+        return math.exp(mean - half), math.exp(mean + half)
+
+    def straddles(self, boundary: float) -> bool:
+        """Whether ``boundary`` (a ratio a rule compares with) lies inside :meth:`interval`."""
+        low, high = self.interval()
+        return low < boundary < high
+
+    def extended(self, more: LayoutRecheck) -> LayoutRecheck:
+        """This check with the layouts of ``more`` (measured again, its unmoved layout left out) added."""
+        return LayoutRecheck(self.name, self.shifts + more.shifts[1:], self.ratios + more.ratios[1:])
 
     def row(self, measured: compare.ComparisonRow) -> compare.ComparisonRow:
         """``measured`` (the row at the unmoved layout) judged across the layouts instead."""
