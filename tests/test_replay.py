@@ -42,7 +42,7 @@ class Bench:
 
     def parent_with(self, base: str, path: str, text: str) -> str:
         """A commit on ``base`` whose ``path`` holds ``text``."""
-        tree = self.g.tree_with(base, path, text.encode(), self.tmp / "tree-with")
+        tree = self.g.tree_with(base, {path: text.encode()}, self.tmp / "tree-with")
         return self.g.commit_tree(tree, base, f"change {path}\n", self.patch(FIRST).author)
 
     def engine(self, policy: Policy = replay.STRICT) -> Engine:
