@@ -363,8 +363,14 @@ def recheck_across_layouts(
            "(the wall clock at one layout disagrees with the instruction counts)")
     rechecks = calibrate.recheck(cfg, result, commits, labels, config_name, overrides,
                                  result.directory / "recheck", shifts, report, names)
-    rechecks = _settle(cfg, result, commits, labels, config_name, patch, overrides, report, rechecks,
-                       more_shifts)
+    undecided = [c.name for c in rechecks if c.straddles(boundary(c.name, patch.targets, th))]
+    if undecided and more_shifts:
+        report(f"validate {patch.name}: {', '.join(undecided)} undecided across {len(rechecks[0].shifts)} "
+               f"layouts (the 95 % interval holds the rule's boundary): {len(more_shifts)} more layouts")
+        more = {check.name: check for check in calibrate.recheck(
+            cfg, result, commits, labels, config_name, overrides, result.directory / "recheck-more",
+            more_shifts, report, undecided)}
+        rechecks = [c.extended(more[c.name]) if c.name in more else c for c in rechecks]
     for check in rechecks:
         report(f"validate {patch.name}: {check.describe()}")
     by_name = {row.name: row for row in rows}
@@ -378,31 +384,6 @@ def boundary(name: str, targets: list[str], th: gate.Thresholds) -> float:
     if name in {suite.canonical_name(t) for t in targets}:
         return 1.0 / (1.0 + th.min_target_speedup)
     return 1.0 + th.max_wall_slowdown
-
-
-def _settle(
-    cfg: Config,
-    result: bench.BenchResult,
-    commits: tuple[str, str],
-    labels: tuple[str, str],
-    config_name: str,
-    patch: Patch,
-    overrides: dict[str, object] | None,
-    report: Report,
-    rechecks: list[calibrate.LayoutRecheck],
-    more_shifts: tuple[int, ...],
-) -> list[calibrate.LayoutRecheck]:
-    """``rechecks``, those the layouts left undecided measured at ``more_shifts`` too."""
-    th = thresholds(cfg, patch)
-    undecided = [c.name for c in rechecks if c.straddles(boundary(c.name, patch.targets, th))]
-    if not undecided or not more_shifts:
-        return rechecks
-    report(f"validate {patch.name}: {', '.join(undecided)} undecided across {len(rechecks[0].shifts)} "
-           f"layouts (the 95 % interval holds the rule's boundary): {len(more_shifts)} more layouts")
-    more = calibrate.recheck(cfg, result, commits, labels, config_name, overrides,
-                             result.directory / "recheck-more", more_shifts, report, undecided)
-    extra = {check.name: check for check in more}
-    return [c.extended(extra[c.name]) if c.name in extra else c for c in rechecks]
 
 
 def _runnable(cfg: Config, names: list[str]) -> list[str]:
