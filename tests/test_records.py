@@ -73,7 +73,7 @@ def test_schema1_validation_record_is_migrated_machine_becoming_provenance(tmp_p
     data = json.loads(path.read_text())
     assert data["schema"] == records.SCHEMA and data["runs"][0]["migrated"] is True
     assert records.load(path, "validation") == rec
-    assert records.migrate([path]) == []  # already schema 2
+    assert records.migrate([path]) == []  # already this schema
 
 
 def test_schema1_verification_record_keeps_its_provenance(tmp_path: Path) -> None:
@@ -159,3 +159,64 @@ def test_landed_records_are_valid_on_any_machine(here: records.Machine) -> None:
         assert "machine" not in rec.binding, path.name
         assert all(run.machine.cpu for run in rec.runs), path.name
 
+
+
+def _schema2(cfg, series, patch, kind: str) -> Path:  # type: ignore[no-untyped-def]
+    """A passing schema-2 record of ``patch``: bound to its whole mail (``patch_sha256``)."""
+    binding = verify.binding(cfg, series, patch) if kind == "verification" else \
+        validate.binding(cfg, series, patch, "release")
+    binding = {("patch_sha256" if k == "code_sha256" else k): (patch.digest if k == "code_sha256" else v)
+               for k, v in binding.items()}
+    path = records.path_for(cfg.patches, patch.name, kind)
+    path.write_text(json.dumps({"schema": 2, "kind": kind, "binding": binding,
+                                "runs": [records.Run(EPYC, "2026-12-02T10:00:00Z", "full", True).to_json()]}))
+    return path
+
+
+def _add_trailer(patch_path: Path, trailer: str) -> None:
+    text = patch_path.read_text()
+    head, sep, rest = text.partition("\n---\n")
+    patch_path.write_text(f"{head}\n{trailer}{sep}{rest}")
+
+
+def test_schema2_records_are_rebound_to_the_code_and_survive_a_new_trailer(  # type: ignore[no-untyped-def]
+        make_project, two_patches, here: records.Machine) -> None:
+    from quicken import status
+
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    series = load_series(cfg)
+    patch = series.patch(two_patches[0].name)
+    paths = [_schema2(cfg, series, patch, kind) for kind in ("validation", "verification")]
+    assert validate.standing(cfg, series, patch).word() == "validated"  # upgraded on reading
+    assert status.migrate_records(cfg) == paths
+    assert status.migrate_records(cfg) == []  # already schema 3
+    data = json.loads(paths[0].read_text())
+    assert data["schema"] == records.SCHEMA == 3
+    assert data["binding"]["code_sha256"] == patch.code_digest and "patch_sha256" not in data["binding"]
+    _add_trailer(patch.path, "Quicken-Upstream: gh-100239")
+    series = load_series(cfg)
+    patch = series.patch(two_patches[0].name)
+    assert validate.standing(cfg, series, patch).word() == "validated"
+    assert verify.standing(cfg, series, patch).word() == "verified"
+    _add_trailer(patch.path, "Quicken-Targets: other_benchmark")
+    series = load_series(cfg)
+    patch = series.patch(two_patches[0].name)
+    assert validate.standing(cfg, series, patch).describe() == "stale: patch changed (diff or gate trailers)"
+
+
+def test_a_schema2_record_of_a_changed_mail_stays_stale(make_project, two_patches,  # type: ignore[no-untyped-def]
+                                                        here: records.Machine) -> None:
+    from quicken import status
+
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    series = load_series(cfg)
+    patch = series.patch(two_patches[0].name)
+    _schema2(cfg, series, patch, "validation")
+    _add_trailer(patch.path, "Quicken-Upstream: gh-100239")  # before the record was migrated
+    series = load_series(cfg)
+    patch = series.patch(two_patches[0].name)
+    assert validate.standing(cfg, series, patch).state is records.State.STALE
+    status.migrate_records(cfg)
+    assert validate.standing(cfg, series, patch).state is records.State.STALE

@@ -17,7 +17,7 @@ XEON = records.Machine("x86_64", "Intel Xeon", 2)
 
 def write_record(project: S.Project, name: str, passed: bool,
                  runs: tuple[tuple[records.Machine, str, str, bool], ...] = ()) -> Path:
-    """A schema-2 record of ``name``'s current content; ``runs``: (machine, date, mode, passed)."""
+    """A record of ``name``'s current content; ``runs``: (machine, date, mode, passed)."""
     cfg = project.cfg()
     series = load_series(cfg)
     patch = series.patch(name)
@@ -49,8 +49,14 @@ def test_validated_then_stale_when_the_patch_changes(make_project, two_patches) 
     write_record(project, name, passed=True)
     assert state(project, name)[0] == "validated"
     with open(project.patches / name, "ab") as f:
-        f.write(b"\n")
-    assert state(project, name) == ("stale", "patch changed")
+        f.write(b"\n")  # not the code: the record holds
+    assert state(project, name)[0] == "validated"
+    path = project.patches / name
+    lines = path.read_text().splitlines(keepends=True)
+    added = next(i for i, ln in enumerate(lines) if ln.startswith("+") and not ln.startswith("+++"))
+    lines[added] = lines[added].rstrip("\n") + " /* changed */\n"
+    path.write_text("".join(lines))
+    assert state(project, name) == ("stale", "patch changed (diff or gate trailers)")
 
 
 def test_stale_when_an_owned_overlay_file_changes(make_project, two_patches) -> None:  # type: ignore[no-untyped-def]

@@ -248,6 +248,9 @@ def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
     from . import status
 
     cfg = _load(args)
+    if args.migrate_records:
+        for path in status.migrate_records(cfg):
+            print(f"migrated {path.name}")
     print(status.render(status.collect(cfg)))
     return 0
 
@@ -551,6 +554,8 @@ def parser() -> argparse.ArgumentParser:
     add_bisect_parser(sub)
 
     s = sub.add_parser("status", help="pin, work tree, series and builds")
+    s.add_argument("--migrate-records", action="store_true",
+                   help="first rewrite the patches' records of older schemas in place")
     s.set_defaults(func=cmd_status)
     return p
 

@@ -36,7 +36,12 @@ record is unreadable); the commands show ``passed`` as "validated"/"verified".
 machine and kept one provenance; :func:`load` migrates them on reading (the
 machine becomes the record's one run) and :func:`migrate` rewrites them.  A
 validation binding's ``settings`` (the gate's thresholds and suite) came with
-schema 2: a record without them is judged on the rest of its binding.
+schema 2: a record without them is judged on the rest of its binding.  Schema
+2 bound the patch by its whole mail (``patch_sha256``); schema 3 binds its
+code (``code_sha256``: the diff and the gate's trailers), so that rewording a
+message or adding ``Quicken-Upstream:`` keeps the evidence.  A schema-2
+binding whose mail digest is still the patch's is upgraded (:func:`upgrade`):
+the same mail has the same code.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from typing import Any
 
 from .errors import QuickenError
 
-SCHEMA = 2
+SCHEMA = 3
 VALIDATION_SUFFIX = ".validation.json"
 VERIFICATION_SUFFIX = ".verification.json"
 
@@ -190,7 +195,7 @@ def from_json(kind: str, data: Mapping[str, Any]) -> Record:
     if not isinstance(data, Mapping) or not isinstance(data.get("binding"), Mapping):
         raise ValueError("not a record (no binding)")
     schema = data.get("schema", 1)
-    if schema == SCHEMA:
+    if schema in (2, SCHEMA):  # the same frame; a schema-2 binding is upgraded by upgrade()
         return Record(kind, dict(data["binding"]), [Run.from_json(r) for r in data.get("runs") or ()],
                       {k: v for k, v in data.items() if k not in _FRAME})
     if schema != 1:
@@ -217,6 +222,15 @@ def _from_schema1(kind: str, data: Mapping[str, Any]) -> Record:
     return Record(kind, binding, [run], details)
 
 
+def upgrade(record: Record, mail_digest: str | None, code_digest: str) -> bool:
+    """Rebind a schema-2 record (``patch_sha256``, the whole mail) to the code, if the mail is unchanged."""
+    binding = record.binding
+    if mail_digest is None or "code_sha256" in binding or binding.get("patch_sha256") != mail_digest:
+        return False
+    record.binding = {k: v for k, v in binding.items() if k != "patch_sha256"} | {"code_sha256": code_digest}
+    return True
+
+
 def load(path: Path, kind: str) -> Record | None:
     """The record at ``path`` (None when there is none); ValueError when it is unreadable."""
     try:
@@ -239,15 +253,19 @@ def save(path: Path, record: Record) -> None:
 
 
 def append_run(path: Path, kind: str, binding: dict[str, Any], run: Run,
-               details: Mapping[str, Any] | None, optional: Sequence[str] = ()) -> Record:
+               details: Mapping[str, Any] | None, optional: Sequence[str] = (),
+               mail_digest: str | None = None) -> Record:
     """Add ``run`` to the record at ``path`` if it judged the same content, else start a new record.
 
-    ``details`` None keeps the record's details (a run that measured only part of them).
+    ``details`` None keeps the record's details (a run that measured only part of them);
+    ``mail_digest`` (the patch's whole mail) lets a schema-2 record be upgraded.
     """
     try:
         record = load(path, kind)
     except ValueError:
         record = None
+    if record is not None:
+        upgrade(record, mail_digest, str(binding.get("code_sha256")))
     if record is None or stale_reason(record.binding, binding, (), optional) is not None:
         record = Record(kind, binding)
     else:
@@ -257,15 +275,23 @@ def append_run(path: Path, kind: str, binding: dict[str, Any], run: Run,
     return record
 
 
-def migrate(paths: Sequence[Path]) -> list[Path]:
-    """Rewrite schema-1 records in place as schema 2; returns the ones rewritten."""
+def migrate(paths: Sequence[Path], digests: Mapping[str, tuple[str, str]] | None = None) -> list[Path]:
+    """Rewrite older records in place in this schema; returns the ones rewritten.
+
+    ``digests`` maps a patch name to its (mail, code) digests, to upgrade
+    schema-2 bindings (:func:`upgrade`); a record whose mail changed since is
+    rewritten with its old binding, and stays stale.
+    """
     done = []
     for path in paths:
         kind = "validation" if path.name.endswith(VALIDATION_SUFFIX) else "verification"
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("schema", 1) == SCHEMA:
             continue
-        save(path, from_json(kind, data))
+        record = from_json(kind, data)
+        mail, code = (digests or {}).get(str(record.binding.get("patch")), (None, ""))
+        upgrade(record, mail, code)
+        save(path, record)
         done.append(path)
     return done
 
@@ -316,14 +342,19 @@ def judge(record: Record) -> tuple[bool, str]:
 
 
 def standing(path: Path, kind: str, current: Mapping[str, Any],
-             labels: Sequence[tuple[str, str]], optional: Sequence[str] = ()) -> Standing:
-    """The record at ``path`` judged against the ``current`` binding of its patch."""
+             labels: Sequence[tuple[str, str]], optional: Sequence[str] = (),
+             mail_digest: str | None = None) -> Standing:
+    """The record at ``path`` judged against the ``current`` binding of its patch.
+
+    ``mail_digest`` (the patch's whole mail) lets a schema-2 record be upgraded.
+    """
     try:
         record = load(path, kind)
     except (ValueError, TypeError, KeyError) as exc:
         return Standing(State.STALE, f"{path.name} is unreadable ({exc})")
     if record is None:
         return Standing(State.NEVER, f"no {kind} record")
+    upgrade(record, mail_digest, str(current.get("code_sha256")))
     why = stale_reason(record.binding, current, labels, optional)
     if why is not None:
         return Standing(State.STALE, why, record)

@@ -12,6 +12,12 @@ trailers, ``---``, a diffstat and the diff.  The trailers Quicken reads:
 ``Quicken-Tests: t1 t2``       CPython tests to run for this patch
 ``Quicken-Magic: bumped|unchanged``  whether the patch changes the .pyc magic number
 ``Quicken-Threshold: 15%``     per-patch override of the validation threshold
+``Quicken-Family: F1 F2``      the specialization families (validate's pystats rule)
+
+The gates' records are bound to a patch's *code* (:attr:`Patch.code_digest`):
+its diff and the trailers that change what the gates run or how they judge
+(:data:`GATE_TRAILERS`).  Rewording the message or adding ``Quicken-Upstream:``
+or ``Quicken-Expected:`` leaves the records valid.
 
 Every value is checked when the mail is read.  A mail is read the way ``git
 am`` reads it: a mail whose header lines end in CRLF has the CR of every line
@@ -51,6 +57,8 @@ _TRANSFER = re.compile(rb"^content-transfer-encoding:\s*(\S+)", re.I | re.M)
 _THRESHOLD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
 UPSTREAM_ISSUE = re.compile(r"^(?:gh-|GH-|#|https://github\.com/python/cpython/issues/)?(\d+)$")
 MAGIC_VALUES = ("bumped", "unchanged")
+#: Trailers that change what validate/verify run or how they judge (part of a record's binding).
+GATE_TRAILERS = ("Quicken-Targets", "Quicken-Tests", "Quicken-Threshold", "Quicken-Family", "Quicken-Overlay")
 _C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
 
@@ -115,7 +123,19 @@ class Patch:
 
     @property
     def digest(self) -> str:
+        """sha256 of the whole mail."""
         return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def code_digest(self) -> str:
+        """sha256 of what the gates judge: the diff and the :data:`GATE_TRAILERS`, in order."""
+        h = hashlib.sha256()
+        for key in GATE_TRAILERS:
+            for value in self.values(key):
+                h.update(f"{key}: {value}\n".encode())
+        h.update(b"\0")
+        h.update(self.diff.encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import build, source, validate, verify
+from . import build, records, source, validate, verify
 from .config import Config
 from .errors import ConfigError, QuickenError
 from .series import load as load_series
@@ -116,6 +117,18 @@ def collect(cfg: Config) -> Status:
                     BuildLine(name, slot.name, stamp.tree[:12], fresh, str(slot / "obj" / "python"))
                 )
     return st
+
+
+def migrate_records(cfg: Config) -> list[Path]:
+    """Rewrite the series' records of older schemas in this one; returns the files rewritten.
+
+    A record bound to a patch's whole mail is rebound to its code while the mail is unchanged.
+    """
+    series = load_series(cfg)
+    digests = {p.name: (p.digest, p.code_digest) for p in series.patches}
+    paths = [records.path_for(cfg.patches, p.name, kind) for p in series.patches
+             for kind in ("validation", "verification")]
+    return records.migrate([path for path in paths if path.exists()], digests)
 
 
 def _current_tree(cfg: Config, slot: str) -> str | None:

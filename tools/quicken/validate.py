@@ -89,7 +89,7 @@ def content(cfg: Config, series: Series, patch: Patch) -> dict[str, object]:
     }
     return {
         "patch": patch.name,
-        "patch_sha256": patch.digest,
+        "code_sha256": patch.code_digest,
         "overlay": overlay,
         "below": below(cfg, series, patch),
         "pin": {"version": cfg.pin.version, "sha256": cfg.pin.sha256},
@@ -110,7 +110,8 @@ def binding(cfg: Config, series: Series, patch: Patch, config_name: str) -> dict
 
 
 #: Binding keys in the order a stale record names them.
-STALE_LABELS = (("patch_sha256", "patch changed"), ("overlay", "overlay files changed"),
+STALE_LABELS = (("code_sha256", "patch changed (diff or gate trailers)"),
+                ("overlay", "overlay files changed"),
                 ("below", "the patches below it changed"), ("pin", "pin changed"),
                 ("config", "build configuration changed"), ("settings", "the gate's settings changed"))
 #: Binding keys that schema-1 records lack.
@@ -129,7 +130,7 @@ def standing(cfg: Config, series: Series, patch: Patch) -> records.Standing:
         return records.Standing(records.State.STALE, f"configuration {config_name!r} no longer exists",
                                 recorded)
     current = binding(cfg, series, patch, config_name or cfg.build_config(None).name)
-    return records.standing(path, "validation", current, STALE_LABELS, OPTIONAL)
+    return records.standing(path, "validation", current, STALE_LABELS, OPTIONAL, patch.digest)
 
 
 def thresholds(cfg: Config, patch: Patch) -> gate.Thresholds:
@@ -259,7 +260,8 @@ def _write(cfg: Config, series: Series, patch: Patch, config_name: str, mode: st
     path = record_path(cfg, patch)
     run_ = records.Run(records.Machine.here(), _now(), mode, verdict.passed,
                        tuple(str(r) for r in verdict.failures), __version__, str(results))
-    records.append_run(path, "validation", binding(cfg, series, patch, config_name), run_, details, OPTIONAL)
+    records.append_run(path, "validation", binding(cfg, series, patch, config_name), run_, details, OPTIONAL,
+                       patch.digest)
     return path
 
 

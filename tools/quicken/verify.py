@@ -242,7 +242,8 @@ def binding(cfg: Config, series: Series, patch: Patch) -> dict[str, object]:
     return validate.content(cfg, series, patch) | {"programs": programs_digest(cfg)}
 
 
-STALE_LABELS = (("patch_sha256", "patch changed"), ("overlay", "overlay files changed"),
+STALE_LABELS = (("code_sha256", "patch changed (diff or gate trailers)"),
+                ("overlay", "overlay files changed"),
                 ("below", "the patches below it changed"), ("pin", "pin changed"),
                 ("programs", "the differential programs changed"))
 
@@ -250,7 +251,8 @@ STALE_LABELS = (("patch_sha256", "patch changed"), ("overlay", "overlay files ch
 def standing(cfg: Config, series: Series, patch: Patch) -> records.Standing:
     """The patch's verification record judged against its content (valid on any machine)."""
     current = binding(cfg, series, patch)
-    return records.standing(record_path(cfg, patch), "verification", current, STALE_LABELS)
+    return records.standing(record_path(cfg, patch), "verification", current, STALE_LABELS,
+                            mail_digest=patch.digest)
 
 
 def require(cfg: Config, series: Series, patch: Patch) -> dict[str, object]:
@@ -441,7 +443,8 @@ def write_record(cfg: Config, series: Series, patch: Patch, outcome: Outcome, re
     run = records.Run(records.Machine.here(), str(details["date"]), outcome.mode, outcome.passed,
                       tuple(outcome.failures), __version__, str(results_dir))
     path = record_path(cfg, patch)
-    records.append_run(path, "verification", binding(cfg, series, patch), run, details)
+    records.append_run(path, "verification", binding(cfg, series, patch), run, details,
+                       mail_digest=patch.digest)
     return path
 
 
