@@ -56,6 +56,14 @@ def test_an_instruction_recheck_does_not_supersede_a_wall_failure(here: records.
     assert not passed
 
 
+def _first_patch(make_project, two_patches):  # type: ignore[no-untyped-def]
+    """A synthetic project's configuration, series and first patch."""
+    project = make_project(two_patches)
+    cfg = project.cfg()
+    series = load_series(cfg)
+    return cfg, series, series.patch(two_patches[0].name)
+
+
 def test_schema1_validation_record_is_migrated_machine_becoming_provenance(tmp_path: Path,
                                                                           here: records.Machine) -> None:
     path = tmp_path / "0001-x.validation.json"
@@ -109,10 +117,7 @@ def test_append_run_accumulates_on_the_same_content_and_restarts_on_new(tmp_path
 
 def test_validation_is_valid_on_any_machine_and_stale_on_content(make_project, two_patches,  # type: ignore[no-untyped-def]
                                                                  here: records.Machine) -> None:
-    project = make_project(two_patches)
-    cfg = project.cfg()
-    series = load_series(cfg)
-    patch = series.patch(two_patches[0].name)
+    cfg, series, patch = _first_patch(make_project, two_patches)
     path = validate.record_path(cfg, patch)
     legacy = {"binding": validate.binding(cfg, series, patch, "release") | {"machine": EPYC.to_json()},
               "verdict": {"passed": True}, "date": "2026-12-02T13:06:45Z"}
@@ -122,15 +127,12 @@ def test_validation_is_valid_on_any_machine_and_stale_on_content(make_project, t
     assert st.word() == "validated"
     assert st.describe() == ("validated (on AMD EPYC ×1, 2026-12-02; "
                              "instructions not re-checked on this machine)")
-    (project.overlay / "Include/quicken_counter.h").write_text("#define QUICKEN_COUNTER 2\n")
+    (cfg.overlay / "Include/quicken_counter.h").write_text("#define QUICKEN_COUNTER 2\n")
     assert validate.standing(cfg, series, patch).describe() == "stale: overlay files changed"
 
 
 def test_verification_standing_and_require(make_project, two_patches, here: records.Machine) -> None:  # type: ignore[no-untyped-def]
-    project = make_project(two_patches)
-    cfg = project.cfg()
-    series = load_series(cfg)
-    patch = series.patch(two_patches[0].name)
+    cfg, series, patch = _first_patch(make_project, two_patches)
     path = verify.record_path(cfg, patch)
     records.append_run(path, "verification", verify.binding(cfg, series, patch),
                        records.Run(EPYC, "2026-12-03T10:00:00Z", "full", True), {})
@@ -173,20 +175,19 @@ def _schema2(cfg, series, patch, kind: str) -> Path:  # type: ignore[no-untyped-
     return path
 
 
-def _add_trailer(patch_path: Path, trailer: str) -> None:
-    text = patch_path.read_text()
-    head, sep, rest = text.partition("\n---\n")
-    patch_path.write_text(f"{head}\n{trailer}{sep}{rest}")
+def _add_trailer(cfg, patch, trailer: str):  # type: ignore[no-untyped-def]
+    """Add ``trailer`` to ``patch``'s mail; the series and the patch read again."""
+    head, sep, rest = patch.path.read_text().partition("\n---\n")
+    patch.path.write_text(f"{head}\n{trailer}{sep}{rest}")
+    series = load_series(cfg)
+    return series, series.patch(patch.name)
 
 
 def test_schema2_records_are_rebound_to_the_code_and_survive_a_new_trailer(  # type: ignore[no-untyped-def]
         make_project, two_patches, here: records.Machine) -> None:
     from quicken import status
 
-    project = make_project(two_patches)
-    cfg = project.cfg()
-    series = load_series(cfg)
-    patch = series.patch(two_patches[0].name)
+    cfg, series, patch = _first_patch(make_project, two_patches)
     paths = [_schema2(cfg, series, patch, kind) for kind in ("validation", "verification")]
     assert validate.standing(cfg, series, patch).word() == "validated"  # upgraded on reading
     assert status.migrate_records(cfg) == paths
@@ -194,14 +195,10 @@ def test_schema2_records_are_rebound_to_the_code_and_survive_a_new_trailer(  # t
     data = json.loads(paths[0].read_text())
     assert data["schema"] == records.SCHEMA == 3
     assert data["binding"]["code_sha256"] == patch.code_digest and "patch_sha256" not in data["binding"]
-    _add_trailer(patch.path, "Quicken-Upstream: gh-100239")
-    series = load_series(cfg)
-    patch = series.patch(two_patches[0].name)
+    series, patch = _add_trailer(cfg, patch, "Quicken-Upstream: gh-100239")
     assert validate.standing(cfg, series, patch).word() == "validated"
     assert verify.standing(cfg, series, patch).word() == "verified"
-    _add_trailer(patch.path, "Quicken-Targets: other_benchmark")
-    series = load_series(cfg)
-    patch = series.patch(two_patches[0].name)
+    series, patch = _add_trailer(cfg, patch, "Quicken-Targets: other_benchmark")
     assert validate.standing(cfg, series, patch).describe() == "stale: patch changed (diff or gate trailers)"
 
 
@@ -209,14 +206,22 @@ def test_a_schema2_record_of_a_changed_mail_stays_stale(make_project, two_patche
                                                         here: records.Machine) -> None:
     from quicken import status
 
-    project = make_project(two_patches)
-    cfg = project.cfg()
-    series = load_series(cfg)
-    patch = series.patch(two_patches[0].name)
+    cfg, series, patch = _first_patch(make_project, two_patches)
     _schema2(cfg, series, patch, "validation")
-    _add_trailer(patch.path, "Quicken-Upstream: gh-100239")  # before the record was migrated
-    series = load_series(cfg)
-    patch = series.patch(two_patches[0].name)
+    series, patch = _add_trailer(cfg, patch, "Quicken-Upstream: gh-100239")  # before the migration
     assert validate.standing(cfg, series, patch).state is records.State.STALE
     status.migrate_records(cfg)
     assert validate.standing(cfg, series, patch).state is records.State.STALE
+
+
+def test_the_landed_series_has_current_records(here: records.Machine) -> None:
+    """Every landed patch has a verification and a validation record of its current code: a
+    fresh clone shows each patch verified and validated or failed, never stale or never run."""
+    from quicken.config import load as load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1])
+    series = load_series(cfg)
+    for patch in series.patches:
+        for st in (verify.standing(cfg, series, patch), validate.standing(cfg, series, patch)):
+            assert st.state in (records.State.PASSED, records.State.FAILED), (patch.name, st.describe())
+        assert verify.standing(cfg, series, patch).passed, patch.name

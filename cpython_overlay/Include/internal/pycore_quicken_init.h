@@ -117,6 +117,45 @@ _PyQuicken_PopInitShim(PyThreadState *tstate, _PyInterpreterFrame *shim)
     _PyThreadState_PopFrame(tstate, shim);
 }
 
+/* The body of CALL_ALLOC_AND_ENTER_INIT_GENERAL once its guards passed:
+   allocate self as object.__new__ does, push the shim frame (shim_code,
+   whose EXIT_INIT_CHECK checks that __init__ returned None) on top of
+   frame and the frame of init on top of the shim, binding self and the
+   nargs arguments at args.  args[-1] (the NULL slot) receives self.
+   Consumes the references to tp and to the arguments whatever happens.
+   Returns the __init__ frame, or NULL with an exception set and both frames
+   popped.  Kept out of line: the interpreter loop only calls it. */
+static inline Py_NO_INLINE _PyInterpreterFrame *
+_PyQuicken_PushInitFrames(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                          PyTypeObject *tp, PyFunctionObject *init,
+                          PyObject **args, int nargs, PyCodeObject *shim_code)
+{
+    PyObject *self = PyType_GenericAlloc(tp, 0);
+    if (self == NULL) {
+        for (int i = 0; i < nargs; i++) {
+            Py_DECREF(args[i]);
+        }
+        Py_DECREF(tp);
+        return NULL;
+    }
+    /* self holds a reference to its heap type */
+    Py_DECREF(tp);
+    _PyInterpreterFrame *shim = _PyFrame_PushTrampolineUnchecked(
+        tstate, shim_code, 1);
+    shim->localsplus[0] = Py_NewRef(self);
+    args[-1] = self;
+    _PyInterpreterFrame *init_frame = _PyEvalFramePushAndInit(
+        tstate, (PyFunctionObject *)Py_NewRef(init), NULL,
+        args - 1, nargs + 1, NULL);
+    if (init_frame == NULL) {
+        _PyQuicken_PopInitShim(tstate, shim);
+        return NULL;
+    }
+    init_frame->previous = shim;
+    shim->previous = frame;
+    return init_frame;
+}
+
 #ifdef __cplusplus
 }
 #endif
