@@ -175,10 +175,13 @@ def test_validate_writes_a_bound_record(project: config.Config) -> None:
     series = load_series(project)
     patch = series.patch("0001-tag-fixture-builds.patch")
     assert validate.standing(project, series, patch).word() == "failed"
-    with open(patch.path, "a") as f:
-        f.write("\n")
+    lines = patch.path.read_text().splitlines(keepends=True)
+    added = next(i for i, ln in enumerate(lines) if ln.startswith("+") and not ln.startswith("+++"))
+    lines[added] = lines[added].rstrip("\n") + " /* changed */\n"
+    patch.path.write_text("".join(lines))
     changed = load_series(project)
-    assert validate.standing(project, changed, changed.patch(patch.name)).describe() == "stale: patch changed"
+    assert validate.standing(project, changed, changed.patch(patch.name)).describe() == (
+        "stale: patch changed (diff or gate trailers)")
 
 
 def test_calibrate_moves_only_the_layout(project: config.Config) -> None:
