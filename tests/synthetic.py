@@ -441,3 +441,11 @@ def snapshot(project: Project) -> dict[str, object]:
         state = project.worktree / ".git" / "quicken" / "state.json"
         snap["state"] = state.read_bytes() if state.is_file() else None
     return snap
+
+
+def change_code(patch_path: Path) -> None:
+    """Change the first added line of the mail's diff (the patch's code, not its message)."""
+    lines = patch_path.read_text().splitlines(keepends=True)
+    added = next(i for i, ln in enumerate(lines) if ln.startswith("+") and not ln.startswith("+++"))
+    lines[added] = lines[added].rstrip("\n") + " /* changed */\n"
+    patch_path.write_text("".join(lines))

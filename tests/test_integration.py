@@ -23,6 +23,7 @@ from quicken.cli import main
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
 from realproject import MARKS, ROOT, write_config
+from synthetic import change_code
 
 FIXTURE = ROOT / "tests" / "fixtures" / "cpython-series"
 TAG = "quicken-fixture"
@@ -175,10 +176,7 @@ def test_validate_writes_a_bound_record(project: config.Config) -> None:
     series = load_series(project)
     patch = series.patch("0001-tag-fixture-builds.patch")
     assert validate.standing(project, series, patch).word() == "failed"
-    lines = patch.path.read_text().splitlines(keepends=True)
-    added = next(i for i, ln in enumerate(lines) if ln.startswith("+") and not ln.startswith("+++"))
-    lines[added] = lines[added].rstrip("\n") + " /* changed */\n"
-    patch.path.write_text("".join(lines))
+    change_code(patch.path)
     changed = load_series(project)
     assert validate.standing(project, changed, changed.patch(patch.name)).describe() == (
         "stale: patch changed (diff or gate trailers)")

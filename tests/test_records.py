@@ -162,7 +162,6 @@ def test_landed_records_are_valid_on_any_machine(here: records.Machine) -> None:
         assert all(run.machine.cpu for run in rec.runs), path.name
 
 
-
 def _schema2(cfg, series, patch, kind: str) -> Path:  # type: ignore[no-untyped-def]
     """A passing schema-2 record of ``patch``: bound to its whole mail (``patch_sha256``)."""
     binding = verify.binding(cfg, series, patch) if kind == "verification" else \

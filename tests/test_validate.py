@@ -51,11 +51,7 @@ def test_validated_then_stale_when_the_patch_changes(make_project, two_patches) 
     with open(project.patches / name, "ab") as f:
         f.write(b"\n")  # not the code: the record holds
     assert state(project, name)[0] == "validated"
-    path = project.patches / name
-    lines = path.read_text().splitlines(keepends=True)
-    added = next(i for i, ln in enumerate(lines) if ln.startswith("+") and not ln.startswith("+++"))
-    lines[added] = lines[added].rstrip("\n") + " /* changed */\n"
-    path.write_text("".join(lines))
+    S.change_code(project.patches / name)
     assert state(project, name) == ("stale", "patch changed (diff or gate trailers)")
 
 
