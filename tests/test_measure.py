@@ -92,6 +92,47 @@ def test_callgrind_argv(tmp_path: Path) -> None:
     assert "--tool=callgrind" in argv
     assert f"--callgrind-out-file={tmp_path / 'out'}" in argv
     assert argv[-3:] == ["py", "-u", "s.py"]
+    assert "--trace-children=no" in argv
+    children = M.callgrind_argv(["py"], tmp_path / "out", trace_children=True)
+    assert f"--callgrind-out-file={tmp_path / 'out'}.%p" in children and "--trace-children=yes" in children
+
+
+def test_a_command_benchmark_is_counted_with_its_child_processes(tmp_path: Path) -> None:
+    command = tmp_path / "bm_startup.py"
+    command.write_text("import pyperf, sys\npyperf.Runner().bench_command('startup', [sys.executable])\n")
+    timed = tmp_path / "bm_loop.py"
+    timed.write_text(TINY.format(n=10))
+    assert M.times_a_command(command) and not M.times_a_command(timed)
+    assert not M.times_a_command(tmp_path / "missing.py")
+    # one file per process; other files beside them are not the run's
+    for name in ("run.2.callgrind.101", "run.2.callgrind.102", "run.2.callgrind", "run.2.callgrind.101.tmp"):
+        callgrind_file(tmp_path / name)
+    files = M.callgrind_files(tmp_path / "run.2.callgrind", True)
+    assert [p.name for p in files] == ["run.2.callgrind.101", "run.2.callgrind.102"]
+    assert M.callgrind_files(tmp_path / "run.2.callgrind", False) == [tmp_path / "run.2.callgrind"]
+    # the cache keeps such counts apart from counts made without the child processes
+    key = M.CountCache.key("tree", (), Benchmark("startup", "pyperformance", command), 1)
+    assert "child processes" in key
+    assert "child processes" not in M.CountCache.key("tree", (), Benchmark("loop", "micro", timed), 1)
+
+
+@pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed")
+def test_a_command_benchmark_counts_the_command(tmp_path: Path) -> None:
+    pyperf_dir = prepare_pyperf_path(tmp_path / "cache")
+    check_target_python(sys.executable, pyperf_dir)
+    script = tmp_path / "bm_child.py"
+    script.write_text(
+        "import sys, pyperf\n"
+        "if __name__ == '__main__':\n"
+        "    pyperf.Runner().bench_command('child', [sys.executable, '-S', '-c', "
+        "'for i in range(200_000): pass'])\n"
+    )
+    count = M.count_instructions(Benchmark("child", "micro", script), sys.executable, pyperf_dir,
+                                 tmp_path / "cg", loops=1)
+    # one loop is one child interpreter running 200,000 iterations: millions of instructions,
+    # not the few hundred the parent spends between its clock reads
+    assert count.per_loop > 2_000_000
+    assert len(list((tmp_path / "cg").glob("child.1.callgrind.*"))) >= 2
 
 
 def test_counts_round_trip(tmp_path: Path) -> None:
@@ -174,7 +215,7 @@ def test_per_loop_functions_and_shifts(tmp_path: Path) -> None:
     low, high = tmp_path / "low", tmp_path / "high"
     low.write_text("events: Ir\nfn=(1) f\n1 1000\nfn=(2) g\n1 500\n")
     high.write_text("events: Ir\nfn=(1) f\n1 3000\nfn=(2) g\n1 500\nfn=(3) h\n1 40\n")
-    functions = M.per_loop_functions(low, high, 10)
+    functions = M.per_loop_functions([low], [high], 10)
     assert functions == {"f": 200, "h": 4}  # g did not grow with the loop count
     base = M.InstructionCount("b", 10, 0, 0, True, {"f": 200, "h": 4})
     head = M.InstructionCount("b", 10, 0, 0, True, {"f": 190, "h": 30, "k": 1})

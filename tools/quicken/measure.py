@@ -34,7 +34,8 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -105,19 +106,39 @@ def callgrind_argv(
     *,
     valgrind: str = "valgrind",
     no_aslr_prefix: list[str] | None = None,
+    trace_children: bool = False,
 ) -> list[str]:
-    """Wrap ``argv`` so it runs under callgrind writing to ``out_file``."""
+    """Wrap ``argv`` so it runs under callgrind writing to ``out_file``.
+
+    With ``trace_children`` the processes it starts run under callgrind too, each
+    writing ``<out_file>.<pid>`` (see :func:`callgrind_files`)."""
     return [
         *(no_aslr_prefix or []),
         valgrind,
         "--tool=callgrind",
         "--quiet",
-        f"--callgrind-out-file={out_file}",
+        f"--callgrind-out-file={out_file}.%p" if trace_children else f"--callgrind-out-file={out_file}",
         "--dump-instr=no",
         "--collect-jumps=no",
-        "--trace-children=no",
+        f"--trace-children={'yes' if trace_children else 'no'}",
         *argv,
     ]
+
+
+def times_a_command(script: Path) -> bool:
+    """Does the benchmark time child processes (pyperf's ``Runner.bench_command``: 2to3,
+    python_startup, ...)?  Then its instructions are the children's, and callgrind follows them."""
+    try:
+        return "bench_command(" in script.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def callgrind_files(out_file: Path, trace_children: bool) -> list[Path]:
+    """The output files of one run: ``out_file``, or one ``out_file.<pid>`` per process."""
+    if not trace_children:
+        return [out_file]
+    return sorted(p for p in out_file.parent.glob(f"{out_file.name}.*") if p.suffix[1:].isdigit())
 
 
 def parse_callgrind_total(path: Path) -> int:
@@ -147,7 +168,9 @@ def _run_once(
     worker_task: int | None,
     timeout: float | None,
     command_for: Callable[[int], Command] | None = None,
-) -> int:
+    trace_children: bool = False,
+) -> list[Path]:
+    """Run the benchmark once under callgrind; its output files (see :func:`callgrind_files`)."""
     if command_for is not None:
         made = command_for(loops)
         command = Command(made.argv, {**made.env, "PYTHONHASHSEED": HASH_SEED}, made.cwd)
@@ -160,8 +183,10 @@ def _run_once(
             worker_task=worker_task,
             extra_env={"PYTHONHASHSEED": HASH_SEED},
         )
-    argv = callgrind_argv(command.argv, out_file, valgrind=valgrind, no_aslr_prefix=prefix)
-    out_file.unlink(missing_ok=True)
+    argv = callgrind_argv(command.argv, out_file, valgrind=valgrind, no_aslr_prefix=prefix,
+                          trace_children=trace_children)
+    for stale in [out_file, *callgrind_files(out_file, True)]:
+        stale.unlink(missing_ok=True)
     try:
         proc = subprocess.run(
             argv,
@@ -183,7 +208,7 @@ def _run_once(
             f"{bench.name}: benchmark failed under callgrind (exit {proc.returncode}): {tail}",
             f"run it directly: {' '.join(command.argv)}",
         )
-    return parse_callgrind_total(out_file)
+    return callgrind_files(out_file, trace_children)
 
 
 def count_instructions(
@@ -205,6 +230,8 @@ def count_instructions(
     ``<name>.<N>.callgrind``).  ``loops`` defaults to
     :data:`DEFAULT_LOOPS` for the benchmark's kind.  ``command_for(loops)``, when
     given, makes the command instead (a benchmark in pyperformance's own venv).
+    A benchmark that times a command (:func:`times_a_command`) is counted with
+    its child processes, one output file per process (``<name>.<N>.callgrind.<pid>``).
     """
     valgrind_path = find_valgrind(valgrind)
     n = loops if loops is not None else DEFAULT_LOOPS[bench.kind]
@@ -212,10 +239,11 @@ def count_instructions(
         raise ValueError("loops must be >= 1")
     prefix = _setarch_prefix() if disable_aslr else []
     workdir.mkdir(parents=True, exist_ok=True)
-    totals: list[int] = []
+    children = times_a_command(bench.script)
+    runs: list[list[Path]] = []
     for count in (n, 2 * n):
         out_file = workdir / f"{bench.name}.{count}.callgrind"
-        totals.append(
+        runs.append(
             _run_once(
                 bench,
                 python,
@@ -227,11 +255,11 @@ def count_instructions(
                 worker_task=worker_task,
                 timeout=timeout,
                 command_for=command_for,
+                trace_children=children,
             )
         )
-    low, high = totals
-    functions = per_loop_functions(workdir / f"{bench.name}.{n}.callgrind",
-                                   workdir / f"{bench.name}.{2 * n}.callgrind", n)
+    low, high = (sum(parse_callgrind_total(f) for f in files) for files in runs)
+    functions = per_loop_functions(runs[0], runs[1], n)
     if high <= low:
         raise MeasureError(
             f"{bench.name}: {2 * n} loops took no more instructions than {n} ({high} <= {low})",
@@ -293,11 +321,19 @@ def function_costs(path: Path) -> dict[str, int]:
     return costs
 
 
-def per_loop_functions(low: Path, high: Path, loops: int) -> dict[str, int]:
-    """Per-loop self instructions by function, from the N- and 2N-loop runs (non-zero only)."""
-    a, b = function_costs(low), function_costs(high)
+def per_loop_functions(low: Sequence[Path], high: Sequence[Path], loops: int) -> dict[str, int]:
+    """Per-loop self instructions by function, from the N- and 2N-loop runs' output files
+    (summed over a run's processes; non-zero only)."""
+    a, b = (_summed_costs(files) for files in (low, high))
     out = {name: round((b.get(name, 0) - a.get(name, 0)) / loops) for name in a.keys() | b.keys()}
     return {name: value for name, value in sorted(out.items()) if value}
+
+
+def _summed_costs(files: Sequence[Path]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for path in files:
+        total.update(function_costs(path))
+    return total
 
 
 def function_shifts(base: InstructionCount, head: InstructionCount, top: int = 5) -> list[tuple[str, int]]:
@@ -372,6 +408,7 @@ class CountCache:
             valgrind: str = "valgrind") -> str:
         script = hashlib.sha256(bench.script.read_bytes()).hexdigest()[:16]
         parts = [tree, " ".join(configure), bench.name, " ".join(bench.args), str(loops), script,
+                 *(["child processes"] if times_a_command(bench.script) else []),
                  f"pyperf {pyperf.__version__}", valgrind_version(find_valgrind(valgrind)), cpu_model(),
                  f"PYTHONHASHSEED={HASH_SEED}"]
         return "|".join(parts)
