@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from quicken import bench, compare, measure, suite
+from quicken import pyperformance_suite as runner
 from quicken.errors import QuickenError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pyperf"
@@ -59,6 +60,25 @@ def test_wall_report_with_plot_and_warnings(tmp_path: Path) -> None:
     assert "loop_sum" in report and "![ratios](ratios.png)" in report
     assert "## Warnings" in report and "- x: unstable" in report
     assert (tmp_path / "ratios.png").stat().st_size > 1000
+
+
+def test_memory_report_gives_medians_every_run_and_what_repeats(tmp_path: Path) -> None:
+    mib = 2**20
+    memory = {"generators": runner.Memory((32 * mib, 33 * mib, 32 * mib), (32 * mib, 31 * mib, 33 * mib)),
+              "django_template": runner.Memory((40 * mib,) * 3, (44 * mib, 45 * mib, 44 * mib))}
+    result = bench.BenchResult(tmp_path, "pyperformance", "instructions", None,
+                               instructions={"generators": (10, 9)}, memory=memory)
+    base, head = sides(tmp_path)
+    bench.write_report(result, base, head)
+    report = (tmp_path / "report.md").read_text()
+    assert "| generators | 32.0 MiB | 32.0 MiB | +0.0% | 32.0 33.0 32.0 / 32.0 31.0 33.0 | no |" in report
+    assert ("| django_template | 40.0 MiB | 44.0 MiB | +10.0% | 40.0 40.0 40.0 / 44.0 45.0 44.0 | yes |"
+            in report)
+    assert "changed in every run: django_template +10.0%" in report
+    assert "| **geometric mean** | | | +4.88% | | |" in report
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["memory"]["django_template"]["apart"] is True
+    assert summary["memory_geometric_mean"] == pytest.approx(1.1 ** 0.5)
 
 
 def test_unknown_mode_is_refused(tmp_path: Path) -> None:

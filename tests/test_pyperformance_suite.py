@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import resource
+import sys
 from pathlib import Path
 
 import pyperf
@@ -124,7 +126,7 @@ def test_run_argv_and_environment() -> None:
     assert argv == ["host", "-m", "pyperformance", "run", "--python", "/b/python", "-b", "a", "-o", "/o.json",
                     "--fast", "--same-loops", "/l.json", "--inherit-environ", "PIP_CERT"]
     probe = P.run_argv(Path("/b/python"), Path("/o.json"), ["a"], probe=True, same_loops=Path("/l.json"))
-    assert "--debug-single-value" in probe and "--track-memory" in probe and "--same-loops" not in probe
+    assert "--debug-single-value" in probe and "--track-memory" not in probe and "--same-loops" not in probe
     environ = {"PIP_CERT": "x", "HOME": "/r", "https_proxy": "y"}
     assert P.inherited_environ(environ) == ["PIP_CERT", "https_proxy"]
     assert P.venv_home(Path("/c"), "0123456789abcdef") == Path("/c/pyperformance/0123456789ab")
@@ -148,7 +150,7 @@ class FakePyperformance:
         name = argv[argv.index("-b") + 1]
         python = argv[argv.index("--python") + 1]
         output = Path(argv[argv.index("-o") + 1])
-        probe = "--track-memory" in argv
+        probe = "--debug-single-value" in argv
         if self.interrupt_at == name and not probe:
             raise KeyboardInterrupt
         self.calls.append((name, python, probe, "--same-loops" in argv))
@@ -156,13 +158,23 @@ class FakePyperformance:
         if name in self.fail:
             return P.RunOutput(failures={name: self.fail[name]})
         scale = 1.0 if "base" in python else 0.9
-        if probe:
-            _dump(output, name, [50e6 * (1.0 if "base" in python else 1.02)], unit="byte", loops=1)
-        else:
-            _dump(output, name, [scale * (0.01 + 0.0001 * i) for i in range(6)])
+        _dump(output, name, [scale * (0.01 + 0.0001 * i) for i in range(1 if probe else 6)])
         command = [f"{cwd}/venv/cpython3.13-x-compat-y/bin/python", "-u", f"/d/bm_{name}/run_benchmark.py",
                    "--debug-single-value", "--output", "/t"]
         return P.RunOutput(ran=[name], commands={name: command})
+
+
+class FakePeakRss:
+    """Stands in for the memory runs: head's worker peaks 2 % above base's."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []  # the venv python of each run
+
+    def __call__(self, command: P.suite.Command, timeout: float | None = None) -> int:
+        assert "--loops=1" in command.argv and "--worker" in command.argv
+        self.runs.append(command.argv[0])
+        size = 50_000_000 if "base-tree-0" in command.argv[0] else 51_000_000
+        return size
 
 
 def _sides(tmp_path: Path) -> tuple[P.SideSpec, P.SideSpec]:
@@ -174,6 +186,8 @@ def test_run_alternates_reuses_loops_and_lists_failures(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakePyperformance(fail={"broken": "could not install requirements: no wheel"})
     monkeypatch.setattr(P, "run_pyperformance", fake)
+    rss = FakePeakRss()
+    monkeypatch.setattr(P, "peak_rss", rss)
     base, head = _sides(tmp_path)
     messages: list[str] = []
     result = P.run(["x"], base, head, tmp_path / "out", names=["a", "broken", "c"], report=messages.append)
@@ -188,8 +202,39 @@ def test_run_alternates_reuses_loops_and_lists_failures(tmp_path: Path,
     assert result.base_json is not None and result.head_json is not None
     merged = pyperf.BenchmarkSuite.load(str(result.head_json))
     assert merged.get_benchmark_names() == ["a", "c"]
-    memory = P.memory_ratios(result.base_memory, result.head_memory)
-    assert memory["a"][1] / memory["a"][0] == pytest.approx(1.02)
+    # three runs per side for each finished benchmark, sides alternating (head first on the second run)
+    assert len(rss.runs) == 2 * 3 * 2
+    assert ["base" in r for r in rss.runs[:4]] == [True, False, False, True]
+    memory = result.memory["a"]
+    assert memory.base == (50_000_000,) * 3 and memory.medians[1] / memory.medians[0] == pytest.approx(1.02)
+    assert memory.apart and set(result.memory) == {"a", "c"}
+
+
+def test_memory_is_a_change_only_when_every_run_says_so() -> None:
+    assert P.Memory((100, 102, 101), (110, 111, 109)).apart
+    assert P.Memory((100, 102, 101), (90, 95, 99)).apart
+    overlapping = P.Memory((100, 120, 101), (110, 111, 109))
+    assert not overlapping.apart and overlapping.medians == (101, 110)
+
+
+def test_peak_rss_of_a_real_process_and_its_failures(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    touch_64_mib = "b = bytearray(64 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    big = P.suite.Command((sys.executable, "-c", touch_64_mib), env)
+    small = P.suite.Command((sys.executable, "-c", "pass"), env)
+    assert P.peak_rss(big) - P.peak_rss(small) > 60 * 2**20
+    # not the peak of the process that started it (pytest's, well above an empty interpreter's)
+    assert P.peak_rss(small) < min(25 * 2**20, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    # a child the worker waits for counts too (command benchmarks such as python_startup)
+    waits = f"import subprocess; subprocess.run({list(big.argv)!r})"
+    child = P.suite.Command((sys.executable, "-c", waits), env)
+    assert P.peak_rss(child) > 64 * 2**20
+    failing = P.suite.Command((sys.executable, "-c", "raise SystemExit('no such benchmark data')"), env)
+    with pytest.raises(P.QuickenError, match="exited 1: no such benchmark data"):
+        P.peak_rss(failing)
+    sleeping = P.suite.Command((sys.executable, "-c", "import time; time.sleep(30)"), env)
+    with pytest.raises(P.QuickenError, match="timed out after 1 s"):
+        P.peak_rss(sleeping, timeout=1)
 
 
 def test_resume_skips_finished_benchmarks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,6 +242,7 @@ def test_resume_skips_finished_benchmarks(tmp_path: Path, monkeypatch: pytest.Mo
     out = tmp_path / "out"
     first = FakePyperformance(interrupt_at="c")
     monkeypatch.setattr(P, "run_pyperformance", first)
+    monkeypatch.setattr(P, "peak_rss", FakePeakRss())
     with pytest.raises(KeyboardInterrupt):
         P.run(["x"], base, head, out, names=["a", "b", "c", "d"])
     state = json.loads((out / "pyperformance" / "state.json").read_text())
@@ -221,6 +267,19 @@ def test_resume_skips_finished_benchmarks(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(P, "run_pyperformance", third)
     P.run(["x"], base, head, out, names=["a", "b", "c", "d"])
     assert third.calls == []  # all finished: nothing runs again
+
+    # a state timed before memory had its own runs: resuming measures memory, and times nothing again
+    path = out / "pyperformance" / "state.json"
+    older = json.loads(path.read_text())
+    del older["benchmarks"]["b"]["memory"]
+    path.write_text(json.dumps(older))
+    monkeypatch.setattr(P, "run_pyperformance", fourth := FakePyperformance())
+    monkeypatch.setattr(P, "peak_rss", rss := FakePeakRss())
+    reported = P.run(["x"], base, head, out, names=["a", "b"], finished_only=True)
+    assert reported.done == ["a", "b"] and set(reported.memory) == {"a"}
+    assert rss.runs == []  # --finished-only measures nothing either
+    assert set(P.run(["x"], base, head, out, names=["a", "b"]).memory) == {"a", "b"}
+    assert fourth.calls == [] and len(rss.runs) == 6
 
     other = P.SideSpec("other", Path("/other/python"), head.home, "o" * 40)
     with pytest.raises(P.QuickenError, match="other builds"):

@@ -79,7 +79,7 @@ class BenchResult:
     pystats: Path | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    memory: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (base, head) max RSS
+    memory: dict[str, runner.Memory] = field(default_factory=dict)  # name -> peak RSS runs of both sides
     hpt: HptResult | None = None
     hpt_headline: HptResult | None = None  # over the web-shaped benchmarks only
     failures: dict[str, str] = field(default_factory=dict)  # benchmark -> why it has no result
@@ -307,7 +307,7 @@ def run(
                                fast=runner_options.fast, rigorous=runner_options.rigorous, report=report,
                                finished_only=finished_only)
         result.failures.update(suite_run.failures)
-        result.memory = runner.memory_ratios(suite_run.base_memory, suite_run.head_memory)
+        result.memory = suite_run.memory
     if mode in ("instructions", "both"):
         bc = cfg.build_config(side_config)
         cache = measure.count_cache(cfg.builds, bc.name)
@@ -460,9 +460,12 @@ def summary_section(result: BenchResult) -> list[str]:
         if igm is not None:
             lines.append(f"- geometric mean (instructions, {len(result.instructions)} benchmarks): "
                          f"{(igm - 1) * 100:+.2f}%")
-    mem = compare.geometric_mean(h / b for b, h in result.memory.values() if b > 0)
+    mem = memory_geometric_mean(result)
     if mem is not None:
-        lines.append(f"- geometric mean (max RSS, {len(result.memory)} benchmarks): {(mem - 1) * 100:+.2f}%")
+        apart = [n for n, m in result.memory.items() if m.apart]
+        lines.append(f"- geometric mean (peak RSS, median of {runner.MEMORY_RUNS} runs per side, "
+                     f"{len(result.memory)} benchmarks): {(mem - 1) * 100:+.2f}%; changed in every run: "
+                     f"{', '.join(f'{n} {memory_change(result.memory[n])}' for n in apart) or 'none'}")
     if result.hpt is not None:
         lines.append(f"- HPT: {result.hpt.describe()}")
     if result.hpt_headline is not None:
@@ -478,23 +481,40 @@ def summary_section(result: BenchResult) -> list[str]:
                       "| --- | ---: | --- | --- | ---: |"]
             for row in web:
                 iv = result.intervals.get(row.name)
-                mem_pair = result.memory.get(row.name)
+                peak = result.memory.get(row.name)
                 lines.append(f"| {row.name} | {row.describe_time()} | {'yes' if row.significant else 'no'} | "
                              f"{'' if iv is None else f'{iv[0]:.3f} - {iv[1]:.3f}'} | "
-                             f"{'' if not mem_pair else f'{(mem_pair[1] / mem_pair[0] - 1) * 100:+.1f}%'} |")
+                             f"{'' if peak is None else memory_change(peak)} |")
     return ["## Summary", "", *lines, ""] if lines else []
+
+
+def memory_change(memory: runner.Memory) -> str:
+    base, head = memory.medians
+    return f"{(head / base - 1) * 100:+.1f}%"
+
+
+def memory_geometric_mean(result: BenchResult) -> float | None:
+    return compare.geometric_mean(h / b for b, h in (m.medians for m in result.memory.values()) if b > 0)
 
 
 def memory_section(result: BenchResult) -> list[str]:
     if not result.memory:
         return []
-    lines = ["## Memory (max RSS of one worker process, pyperf --track-memory)", "",
-             "| benchmark | base | head | change |", "| --- | ---: | ---: | ---: |"]
-    for name, (b, h) in result.memory.items():
-        lines.append(f"| {name} | {b / 2**20:.1f} MiB | {h / 2**20:.1f} MiB | {(h / b - 1) * 100:+.1f}% |")
-    gm = compare.geometric_mean(h / b for b, h in result.memory.values() if b > 0)
+    lines = [f"## Memory (peak RSS of the worker, one loop, {runner.MEMORY_RUNS} runs per side)", "",
+             "Medians; *apart*: every run of one side above every run of the other (the change repeats).", "",
+             "| benchmark | base | head | change | runs (MiB) base / head | apart |",
+             "| --- | ---: | ---: | ---: | --- | --- |"]
+
+    def mib(values: Sequence[float]) -> str:
+        return " ".join(f"{v / 2**20:.1f}" for v in values)
+
+    for name, m in result.memory.items():
+        b, h = m.medians
+        lines.append(f"| {name} | {b / 2**20:.1f} MiB | {h / 2**20:.1f} MiB | {memory_change(m)} | "
+                     f"{mib(m.base)} / {mib(m.head)} | {'yes' if m.apart else 'no'} |")
+    gm = memory_geometric_mean(result)
     if gm is not None:
-        lines.append(f"| **geometric mean** | | | {(gm - 1) * 100:+.2f}% |")
+        lines.append(f"| **geometric mean** | | | {(gm - 1) * 100:+.2f}% | | |")
     return [*lines, ""]
 
 
@@ -536,8 +556,8 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
         "geometric_mean": result.comparison.geometric_mean if result.comparison else None,
         "hpt": None if result.hpt is None else {"reliability": result.hpt.reliability,
                                                 "bounds": {str(k): v for k, v in result.hpt.bounds.items()}},
-        "memory": result.memory,
-        "memory_geometric_mean": compare.geometric_mean(h / b for b, h in result.memory.values() if b > 0),
+        "memory": {n: {"base": m.base, "head": m.head, "apart": m.apart} for n, m in result.memory.items()},
+        "memory_geometric_mean": memory_geometric_mean(result),
         "failures": result.failures,
         "warnings": result.warnings,
     }, indent=1) + "\n")

@@ -19,9 +19,12 @@ pyperformance/<tree>``), so a second run, or the other suite, does not install
 again, and a rebuilt slot of another tree gets its own.
 
 Before the timed run each benchmark runs once per side with
-``--debug-single-value --track-memory``: it installs the venv, records the
-exact command pyperformance uses (for callgrind) and the worker's peak memory
-(max RSS), which the report compares.
+``--debug-single-value``: it installs the venv and records the exact command
+pyperformance uses (for callgrind and for memory). Memory is the kernel's peak
+RSS of that command's worker (one loop), from ``wait4``, ``MEMORY_RUNS`` times
+per side, sides alternating: pyperf's ``--track-memory`` samples the RSS from
+a thread and missed or caught short peaks from one run to the next (a
+benchmark's figure moved by a third between two runs of the same build).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import hashlib
 import json
 import os
 import re
+import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -51,6 +56,8 @@ HEADLINE_PREFIXES = (
 )
 
 STATE_VERSION = 1
+#: peak-RSS runs of each benchmark's worker per side
+MEMORY_RUNS = 3
 _BENCH_LINE = re.compile(r"^\[\s*(\d+)/(\d+)\]\s+(\S+)\.\.\.$")
 _INSTALL_LINE = re.compile(r"^\(\s*\d+/\d+\) creating venv for benchmark \((\S+)\)$")
 _FAILED_LINE = re.compile(r"^ERROR: Benchmark (\S+) failed: (.*)$")
@@ -180,12 +187,12 @@ def run_argv(python: Path, output: Path, names: Sequence[str], *, fast: bool = F
              inherit: Sequence[str] = (), host_python: str = sys.executable) -> list[str]:
     """``python -m pyperformance run`` for ``names`` on ``python``, writing ``output``.
 
-    ``probe``: one value with ``--track-memory`` (installs, tells the command, measures max RSS).
+    ``probe``: one value (installs the venv, tells the command).
     """
     argv = [host_python, "-m", "pyperformance", "run", "--python", str(python), "-b", ",".join(names),
             "-o", str(output)]
     if probe:
-        argv += ["--debug-single-value", "--track-memory"]
+        argv.append("--debug-single-value")
     elif rigorous:
         argv.append("--rigorous")
     elif fast:
@@ -291,8 +298,7 @@ class SuiteRun:
     failures: dict[str, str]
     base_json: Path | None = None
     head_json: Path | None = None
-    base_memory: Path | None = None
-    head_memory: Path | None = None
+    memory: dict[str, Memory] = field(default_factory=dict)
     commands: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # name -> side -> argv
 
 
@@ -317,10 +323,12 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
         fast: bool = False, rigorous: bool = False, timeout: float | None = 1800.0,
         report: Report = lambda _: None, names: Sequence[str] | None = None,
         finished_only: bool = False) -> SuiteRun:
-    """Probe (install, memory, command) and, with ``wall``, time every selected benchmark on both sides.
+    """Probe (install, command), measure the peak memory and, with ``wall``, time every selected
+    benchmark on both sides.
 
-    Finished benchmarks found in ``out/pyperformance/state.json`` are skipped;
-    ``finished_only`` runs nothing and collects just those (the report of an interrupted run).
+    Finished benchmarks found in ``out/pyperformance/state.json`` are skipped (a benchmark
+    timed by an older state without memory runs gets just those); ``finished_only`` runs
+    nothing and collects the timed ones (the report of an interrupted run).
     """
     root = out / "pyperformance"
     raw = root / "raw"
@@ -334,12 +342,12 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
         names = list_benchmarks(base.python, selection)
     names = list(names)
     if finished_only:
-        names = [n for n in names if _finished(state.entry(n), wall)]
+        names = [n for n in names if _finished(state.entry(n), wall, memory=False)]
         report(f"pyperformance: {len(names)} finished benchmarks in {root}, the others left out")
     inherit = inherited_environ()
     log = root / "pyperformance.log"
     sides = {"base": base, "head": head}
-    todo = [n for n in names if not _finished(state.entry(n), wall)]
+    todo = [] if finished_only else [n for n in names if not _finished(state.entry(n), wall)]
     skipped = len(names) - len(todo)
     if skipped:
         report(f"pyperformance: resuming, {skipped} of {len(names)} benchmarks already finished")
@@ -358,7 +366,7 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
             side = sides[side_name]
             report(f"pyperformance {where}: install and probe on {side.label} "
                    f"({eta.describe(len(todo) - k)})")
-            target = raw / f"{name}.{side_name}.memory.json"
+            target = raw / f"{name}.{side_name}.probe.json"
             target.unlink(missing_ok=True)
             result = run_pyperformance(run_argv(side.python, target, [name], probe=True, timeout=timeout,
                                                 inherit=inherit), side.home, log)
@@ -368,7 +376,13 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
                 break
             commands[side_name] = result.commands.get(name, [])
         entry["commands"] = commands
-        if not entry.get("failed") and wall:
+        if not entry.get("failed") and not _measured(entry):
+            report(f"pyperformance {where}: peak memory, {MEMORY_RUNS} runs per side")
+            try:
+                entry["memory"] = measure_memory(commands, order, timeout=timeout)
+            except QuickenError as exc:
+                entry["failed"] = f"memory: {exc.message}"
+        if not entry.get("failed") and wall and not entry.get("wall"):
             first: Path | None = None
             for side_name in order:
                 side = sides[side_name]
@@ -393,12 +407,18 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
     return _collect(root, names, state, wall)
 
 
-def _finished(entry: Mapping[str, object], wall: bool) -> bool:
+def _finished(entry: Mapping[str, object], wall: bool, memory: bool = True) -> bool:
     if entry.get("failed"):
         return True
     commands = entry.get("commands")
     probed = isinstance(commands, dict) and {"base", "head"} <= commands.keys()
-    return probed and (bool(entry.get("wall")) or not wall)
+    return probed and (bool(entry.get("wall")) or not wall) and (_measured(entry) or not memory)
+
+
+def _measured(entry: Mapping[str, object]) -> bool:
+    samples = entry.get("memory")
+    return isinstance(samples, dict) and all(len(samples.get(side, ())) >= MEMORY_RUNS
+                                             for side in ("base", "head"))
 
 
 def _reason(result: RunOutput, name: str, target: Path) -> str | None:
@@ -414,14 +434,13 @@ def _reason(result: RunOutput, name: str, target: Path) -> str | None:
 def _collect(root: Path, names: list[str], state: State, wall: bool) -> SuiteRun:
     entries = {n: state.benchmarks.get(n, {}) for n in names}
     failures = {n: str(e["failed"]) for n, e in entries.items() if e.get("failed")}
-    done = [n for n in names if n not in failures and _finished(state.benchmarks.get(n, {}), wall)]
+    done = [n for n in names if n not in failures and _finished(entries[n], wall, memory=False)]
     run_ = SuiteRun(root, names, done, failures,
-                    commands={n: dict(state.benchmarks[n]["commands"]) for n in done})  # type: ignore[call-overload]
+                    commands={n: dict(state.benchmarks[n]["commands"]) for n in done},  # type: ignore[call-overload]
+                    memory={n: Memory.from_state(entries[n]["memory"]) for n in done  # type: ignore[arg-type]
+                            if _measured(entries[n])})
     raw = root / "raw"
     for side in ("base", "head"):
-        memory = [p for p in (raw / f"{n}.{side}.memory.json" for n in done) if p.is_file()]
-        if memory:
-            setattr(run_, f"{side}_memory", suite.merge_results(memory, root / f"{side}-memory.json"))
         if wall:
             parts = [raw / f"{n}.{side}.json" for n in done]
             if parts:
@@ -479,21 +498,68 @@ def venv_name(command: Sequence[str]) -> str:
 # memory
 
 
-def memory_ratios(base: Path | None, head: Path | None) -> dict[str, tuple[float, float]]:
-    """name -> (base max RSS, head max RSS) in bytes, for benchmarks on both sides."""
-    if base is None or head is None:
-        return {}
-    import pyperf
+@dataclass(frozen=True)
+class Memory:
+    """Peak RSS in bytes of one benchmark's worker, one value per run, on each side."""
 
-    b, h = pyperf.BenchmarkSuite.load(str(base)), pyperf.BenchmarkSuite.load(str(head))
-    names = set(h.get_benchmark_names())
-    out = {}
-    for name in b.get_benchmark_names():
-        if name in names:
-            bb, hb = b.get_benchmark(name), h.get_benchmark(name)
-            if bb.get_unit() == "byte" and hb.get_unit() == "byte":
-                out[name] = (max(bb.get_values()), max(hb.get_values()))
-    return out
+    base: tuple[int, ...]
+    head: tuple[int, ...]
+
+    @classmethod
+    def from_state(cls, samples: Mapping[str, Sequence[int]]) -> Memory:
+        return cls(tuple(samples["base"]), tuple(samples["head"]))
+
+    @property
+    def medians(self) -> tuple[float, float]:
+        return statistics.median(self.base), statistics.median(self.head)
+
+    @property
+    def apart(self) -> bool:
+        """Every run of one side above every run of the other: a change that repeats."""
+        return max(self.head) < min(self.base) or min(self.head) > max(self.base)
+
+
+#: Runs argv[1:] and prints "exit-code peak-RSS-KiB". A process's peak RSS starts at the peak of
+#: the one that forked it and survives exec, so the worker is started by this small interpreter
+#: rather than by Quicken (whose own peak would hide every worker smaller than it).
+_SPAWN = """\
+import os, sys
+pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], os.environ,
+                      file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def peak_rss(command: suite.Command, timeout: float | None = None) -> int:
+    """The kernel's peak RSS in bytes of ``command``'s process (and of the children it waited for)."""
+    what = " ".join(command.argv[:3])
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _SPAWN, *command.argv], env=dict(command.env),
+                            cwd=command.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise QuickenError(f"{what} timed out after {timeout:.0f} s",
+                           "run the command by hand in its venv to see why") from None
+    fields = out.split()
+    if proc.returncode != 0 or len(fields) != 2 or fields[0] != "0":
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        code = fields[0] if len(fields) == 2 else proc.returncode
+        raise QuickenError(f"{what} exited {code}: {last}", "run the command by hand in its venv to see why")
+    return int(fields[1]) * 1024  # Linux reports KiB
+
+
+def measure_memory(commands: Mapping[str, Sequence[str]], order: Sequence[str], runs: int = MEMORY_RUNS,
+                   timeout: float | None = None) -> dict[str, list[int]]:
+    """Peak RSS of each side's worker (one loop), ``runs`` times per side, sides alternating."""
+    samples: dict[str, list[int]] = {side: [] for side in order}
+    for i in range(runs):
+        for side in order if i % 2 == 0 else reversed(order):
+            samples[side].append(peak_rss(worker_command(commands[side], 1), timeout))
+    return samples
 
 
 def headline(names: Sequence[str]) -> list[str]:
