@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,13 +112,35 @@ def test_pystats_command_borrows_the_release_venv(tmp_path: Path) -> None:
     command = [str(venv / "bin" / "python"), "-u", "/d/bm_django_template/run_benchmark.py",
                "--debug-single-value", "--output", "/tmp/z"]
     made = P.pystats_command(command, Path("/builds/pystats/patched/obj/python"))
-    assert made.argv == ("/builds/pystats/patched/obj/python", "-X", "pystats", "-u",
-                         "/d/bm_django_template/run_benchmark.py", "--worker", "--loops=1", "--warmups=0",
-                         "--values=1", "--min-time=0", "--quiet")
-    assert made.env["PYTHONPATH"] == str(site)
+    assert made.argv[:4] == ("/builds/pystats/patched/obj/python", "-X", "pystats", "-u")
+    assert made.argv[7:] == ("/d/bm_django_template/run_benchmark.py", "--worker", "--loops=1",
+                             "--warmups=0", "--values=1", "--min-time=0", "--quiet")
+    assert made.argv[4] == "-c" and made.argv[6] == str(site) and "PYTHONPATH" not in made.env
     site.rmdir()
     with pytest.raises(P.QuickenError, match="no site-packages under"):
         P.pystats_command(command, Path("/p"))
+
+
+def test_pystats_command_runs_the_script_with_the_venvs_pth_files(tmp_path: Path) -> None:
+    """The venv's .pth files are processed (setuptools' distutils shim, which Django needs on 3.12+),
+    and the script's own directory is on the path, as ``python SCRIPT`` has it."""
+    venv = tmp_path / "venv" / "cpython3.13-x"
+    site = venv / "lib" / "python3.13" / "site-packages"
+    (site / "shim").mkdir(parents=True)
+    (site / "shim" / "distutils_like.py").write_text("SHIM = 'from a .pth file'\n")
+    (site / "distutils-precedence.pth").write_text(f"{site / 'shim'}\n")
+    bench_dir = tmp_path / "bm_x"
+    bench_dir.mkdir()
+    (bench_dir / "helper.py").write_text("HELP = 'sibling'\n")
+    (bench_dir / "run_benchmark.py").write_text(
+        "import sys, distutils_like, helper\n"
+        "print(distutils_like.SHIM, helper.HELP, __name__, sys.argv[1:])\n")
+    command = [str(venv / "bin" / "python"), "-u", str(bench_dir / "run_benchmark.py"), "--output", "/t"]
+    made = P.pystats_command(command, Path(sys.executable))
+    out = subprocess.run(made.argv, env={**made.env, "PATH": "/usr/bin:/bin"}, cwd=made.cwd,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ("from a .pth file sibling __main__ ['--worker', '--loops=1', '--warmups=0', "
+                           "'--values=1', '--min-time=0', '--quiet']")
 
 
 def test_run_argv_and_environment() -> None:

@@ -473,13 +473,21 @@ def site_packages(command: Sequence[str]) -> Path:
     return found[0]
 
 
+#: Adds a site directory (its .pth files too: setuptools' ``distutils`` shim, which Django 3.2
+#: imports on 3.12+, is one), then runs the script as ``python SCRIPT ARGS`` would.
+_WITH_SITE = ("import os, runpy, site, sys; site.addsitedir(sys.argv.pop(1)); del sys.argv[0]; "
+              "sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0]))); "
+              "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
 def pystats_command(command: Sequence[str], python: Path, loops: int = 1) -> suite.Command:
     """The benchmark body under ``python -X pystats`` (a pystats build of the same tree), with the
-    packages of the venv pyperformance made for the release build on its path (same version and ABI)."""
+    packages of the venv pyperformance made for the release build as a site directory (same version
+    and ABI)."""
     worker = worker_command(command, loops)
-    env = dict(worker.env)
-    env["PYTHONPATH"] = str(site_packages(command))
-    return suite.Command((str(python), "-X", "pystats", *worker.argv[1:]), env, worker.cwd)
+    option, script_and_args = worker.argv[1], worker.argv[2:]  # worker_prefix: python -u SCRIPT ...
+    return suite.Command((str(python), "-X", "pystats", option, "-c", _WITH_SITE,
+                          str(site_packages(command)), *script_and_args), worker.env, worker.cwd)
 
 
 def as_benchmark(name: str, command: Sequence[str]) -> suite.Benchmark:
