@@ -148,6 +148,42 @@ def test_instruction_counts_are_cached_by_tree_and_benchmark(tmp_path: Path,
     assert sorted(calls) == [("one", "b"), ("one", "h")]
 
 
+def test_runner_counts_show_progress_and_finished_only_counts_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(measure, "valgrind_version", lambda _path: "valgrind-3.19.0")
+    calls: list[tuple[str, str]] = []
+    counter = fake_counter(calls)
+    monkeypatch.setattr(measure, "count_instructions",
+                        lambda b, python, d, w, *, loops, command_for: counter(b, python, d, w, loops=loops))
+    commands = {}
+    for name in ("deltablue", "django_template"):
+        script = tmp_path / f"bm_{name}" / "run_benchmark.py"
+        script.parent.mkdir()
+        script.write_text(f"# {name}\n")
+        commands[name] = {side: [f"/venv/{side}/cpython3.13-x/bin/python", "-u", str(script),
+                                 "--output", "/t"] for side in ("base", "head")}
+    run = runner.SuiteRun(tmp_path / "pp", list(commands), list(commands), {}, commands=commands)
+    base, head = sides(tmp_path)
+    cache = measure.count_cache(tmp_path / "builds", "release")
+    args = (run, base, head, tmp_path / "out", 1)
+
+    def count(cached_only: bool) -> tuple[list[str], dict[str, str], set[str]]:
+        lines: list[str] = []
+        failures: dict[str, str] = {}
+        got = bench.runner_instructions(*args, lines.append, cache, 1, failures, cached_only=cached_only)
+        return lines, failures, set(got)
+
+    lines, failures, got = count(cached_only=True)  # nothing counted yet: nothing runs, all listed
+    assert calls == [] and got == set() and lines == []
+    assert failures["deltablue"].endswith("not counted yet (run without --finished-only to count it)")
+    lines, failures, got = count(cached_only=False)
+    assert len(calls) == 4 and got == {"deltablue", "django_template"} and failures == {}
+    assert lines[0].startswith("instructions deltablue on baseline: 1,000/loop ([1/4] ETA ")
+    assert lines[-1].endswith("([4/4] ETA 0 min 00 s)")
+    lines, failures, got = count(cached_only=True)  # counted now: reported from the cache
+    assert len(calls) == 4 and len(got) == 2 and all("(cached)" in line for line in lines)
+
+
 def test_count_cache_survives_a_damaged_file(tmp_path: Path) -> None:
     cache = measure.CountCache(tmp_path / "counts.json")
     cache.path.write_text("{not json")

@@ -21,6 +21,7 @@ import dataclasses
 import fcntl
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -315,7 +316,7 @@ def run(
                                cache=cache, jobs=cfg.job_count) if chosen.benchmarks else {}
         if suite_run is not None:
             counted.update(runner_instructions(suite_run, base, head, out, instruction_loops, report, cache,
-                                               cfg.job_count, result.failures))
+                                               cfg.job_count, result.failures, cached_only=finished_only))
         result.instructions = {name: (b.per_loop, h.per_loop) for name, (b, h) in counted.items()}
         result.function_shifts = {name: measure.function_shifts(b, h) for name, (b, h) in counted.items()}
     if mode in ("wall", "both"):
@@ -359,25 +360,49 @@ def runner_instructions(
     cache: measure.CountCache | None,
     jobs: int,
     failures: dict[str, str],
+    cached_only: bool = False,
 ) -> dict[str, tuple[measure.InstructionCount, measure.InstructionCount]]:
-    """Callgrind counts of the benchmarks pyperformance's runner installed: its command, in its venv."""
+    """Callgrind counts of the benchmarks pyperformance's runner installed: its command, in its venv.
+
+    Progress lines count the benchmarks not in the count cache and give an ETA; ``cached_only``
+    (``--finished-only``) counts nothing and lists the uncounted ones with the reason.
+    """
     n = loops if loops is not None else measure.DEFAULT_LOOPS["pyperformance"]
     tasks = [(name, side_name, side) for name in suite_run.done
              for side_name, side in (("base", base), ("head", head))]
 
-    def one(task: tuple[str, str, Side]) -> measure.InstructionCount | str:
+    def key(task: tuple[str, str, Side]) -> str:
         name, side_name, side = task
         command = suite_run.commands[name][side_name]
-        bench_ = runner.as_benchmark(name, command)
-        key = (measure.CountCache.key(side.tree, side.configure, bench_, n)
-               + f"|venv {runner.venv_name(command)}")
+        return (measure.CountCache.key(side.tree, side.configure, runner.as_benchmark(name, command), n)
+                + f"|venv {runner.venv_name(command)}")
+
+    cached = {task[:2]: cache.get(key(task)) for task in tasks} if cache is not None else {}
+    to_count = sum(1 for task in tasks if cached.get(task[:2]) is None)
+    eta, lock = runner.Eta(to_count), threading.Lock()
+
+    def one(task: tuple[str, str, Side]) -> measure.InstructionCount | str:
+        name, side_name, side = task
+        found = cached.get((name, side_name))
+        if found is not None:
+            report(f"instructions {name} on {side.label} (cached): {found.per_loop:,}/loop")
+            return found
+        if cached_only:
+            return f"instructions on {side.label}: not counted yet (run without --finished-only to count it)"
+        command = suite_run.commands[name][side_name]
+        started = time.monotonic()
         try:
-            count, cached = measure.cached_count(cache, key, lambda: measure.count_instructions(
-                bench_, side.python, Path(), out / "callgrind" / side_name, loops=n,
-                command_for=lambda k: runner.worker_command(command, k)))
+            count = measure.count_instructions(runner.as_benchmark(name, command), side.python, Path(),
+                                               out / "callgrind" / side_name, loops=n,
+                                               command_for=lambda k: runner.worker_command(command, k))
         except QuickenError as exc:
             return f"instructions on {side.label}: {exc.message}"
-        report(f"instructions {name} on {side.label}{' (cached)' if cached else ''}: {count.per_loop:,}/loop")
+        if cache is not None:
+            cache.put(key(task), count)
+        with lock:
+            eta.add(time.monotonic() - started)
+            progress = f"[{eta.finished}/{to_count}] {eta.describe(to_count - eta.finished, jobs)}"
+        report(f"instructions {name} on {side.label}: {count.per_loop:,}/loop ({progress})")
         return count
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

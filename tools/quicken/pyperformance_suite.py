@@ -312,10 +312,10 @@ class Eta:
         self.finished += 1
         self.spent += seconds
 
-    def describe(self, remaining: int) -> str:
+    def describe(self, remaining: int, parallel: int = 1) -> str:
         if not self.finished:
             return "ETA: after the first benchmark"
-        left = self.spent / self.finished * remaining
+        left = self.spent / self.finished * remaining / max(1, parallel)
         return f"ETA {int(left // 60)} min {int(left % 60):02d} s"
 
 
