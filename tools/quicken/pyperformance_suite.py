@@ -351,10 +351,13 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
     skipped = len(names) - len(todo)
     if skipped:
         report(f"pyperformance: resuming, {skipped} of {len(names)} benchmarks already finished")
-    eta = Eta(len(todo))
+    # the ETA is over the benchmarks still to time; the others only get their memory runs
+    untimed = {n for n in todo if not _finished(state.entry(n), wall, memory=False)}
+    eta = Eta(len(untimed))
     for k, name in enumerate(todo):
         started = time.monotonic()
         entry = state.entry(name)
+        left = eta.describe(len(untimed) - eta.finished)
         entry.pop("failed", None)
         index = names.index(name)
         order = ("base", "head") if index % 2 == 0 else ("head", "base")
@@ -364,8 +367,7 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
             if side_name in commands:
                 continue
             side = sides[side_name]
-            report(f"pyperformance {where}: install and probe on {side.label} "
-                   f"({eta.describe(len(todo) - k)})")
+            report(f"pyperformance {where}: install and probe on {side.label} ({left})")
             target = raw / f"{name}.{side_name}.probe.json"
             target.unlink(missing_ok=True)
             result = run_pyperformance(run_argv(side.python, target, [name], probe=True, timeout=timeout,
@@ -386,7 +388,7 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
             first: Path | None = None
             for side_name in order:
                 side = sides[side_name]
-                report(f"pyperformance {where}: wall on {side.label} ({eta.describe(len(todo) - k)})")
+                report(f"pyperformance {where}: wall on {side.label} ({left})")
                 target = raw / f"{name}.{side_name}.json"
                 target.unlink(missing_ok=True)
                 result = run_pyperformance(run_argv(side.python, target, [name], fast=fast, rigorous=rigorous,
@@ -401,7 +403,8 @@ def run(selection: Sequence[str], base: SideSpec, head: SideSpec, out: Path, *, 
                 entry["wall"] = True
         entry["seconds"] = round(float(entry.get("seconds", 0.0)) + time.monotonic() - started, 1)  # type: ignore[arg-type]
         state.save()
-        eta.add(time.monotonic() - started)
+        if name in untimed:
+            eta.add(time.monotonic() - started)
         if entry.get("failed"):
             report(f"pyperformance {where}: FAILED {entry['failed']}")
     return _collect(root, names, state, wall)
