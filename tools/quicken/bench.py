@@ -489,7 +489,7 @@ def summary_section(result: BenchResult) -> list[str]:
     if mem is not None:
         apart = [n for n, m in result.memory.items() if m.apart]
         lines.append(f"- geometric mean (peak RSS, median of {runner.MEMORY_RUNS} runs per side, "
-                     f"{len(result.memory)} benchmarks): {(mem - 1) * 100:+.2f}%; changed in every run: "
+                     f"{len(result.memory)} benchmarks): {(mem - 1) * 100:+.2f}%; every run apart: "
                      f"{', '.join(f'{n} {memory_change(result.memory[n])}' for n in apart) or 'none'}")
     if result.hpt is not None:
         lines.append(f"- HPT: {result.hpt.describe()}")
@@ -502,7 +502,7 @@ def summary_section(result: BenchResult) -> list[str]:
         web = [row for row in comparison.rows if row.name in named]
         if web:
             lines += ["", "Web-shaped workloads (templates, ORMs, parsers, serializers):", "",
-                      "| benchmark | change | significant | 95 % interval of the time ratio | max RSS |",
+                      "| benchmark | change | significant | 95 % interval of the time ratio | peak RSS |",
                       "| --- | ---: | --- | --- | ---: |"]
             for row in web:
                 iv = result.intervals.get(row.name)
@@ -526,7 +526,9 @@ def memory_section(result: BenchResult) -> list[str]:
     if not result.memory:
         return []
     lines = [f"## Memory (peak RSS of the worker, one loop, {runner.MEMORY_RUNS} runs per side)", "",
-             "Medians; *apart*: every run of one side above every run of the other (the change repeats).", "",
+             "Medians; *apart*: every run of one side above every run of the other. The runs are back",
+             "to back: the machine's state can move all of them by megabytes (one benchmark measured",
+             "+18 % and later 0 %), so re-measure an apart benchmark before calling it a change.", "",
              "| benchmark | base | head | change | runs (MiB) base / head | apart |",
              "| --- | ---: | ---: | ---: | --- | --- |"]
 
