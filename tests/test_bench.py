@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pyperf
 import pytest
 from quicken import bench, compare, measure, suite
 from quicken import pyperformance_suite as runner
@@ -163,23 +164,31 @@ def test_runner_counts_show_progress_and_finished_only_counts_nothing(
         commands[name] = {side: [f"/venv/{side}/cpython3.13-x/bin/python", "-u", str(script),
                                  "--output", "/t"] for side in ("base", "head")}
     run = runner.SuiteRun(tmp_path / "pp", list(commands), list(commands), {}, commands=commands)
+    (tmp_path / "pp" / "raw").mkdir(parents=True)
+    for name, seconds in (("deltablue", 0.5), ("django_template", 0.05)):  # one loop, as timed
+        runs = [pyperf.Run([seconds / 10] * 3, metadata={"name": name, "loops": 4, "inner_loops": 10},
+                           collect_metadata=False)]
+        pyperf.Benchmark(runs).dump(str(tmp_path / "pp" / "raw" / f"{name}.base.json"))
     base, head = sides(tmp_path)
     cache = measure.count_cache(tmp_path / "builds", "release")
     args = (run, base, head, tmp_path / "out", 1)
 
-    def count(cached_only: bool) -> tuple[list[str], dict[str, str], set[str]]:
+    def count(cached_only: bool) -> tuple[list[str], dict[str, str], list[str]]:
         lines: list[str] = []
         failures: dict[str, str] = {}
         got = bench.runner_instructions(*args, lines.append, cache, 1, failures, cached_only=cached_only)
-        return lines, failures, set(got)
+        return lines, failures, list(got)
 
     lines, failures, got = count(cached_only=True)  # nothing counted yet: nothing runs, all listed
-    assert calls == [] and got == set() and lines == []
+    assert calls == [] and got == [] and lines == []
     assert failures["deltablue"].endswith("not counted yet (run without --finished-only to count it)")
     lines, failures, got = count(cached_only=False)
-    assert len(calls) == 4 and got == {"deltablue", "django_template"} and failures == {}
-    assert lines[0].startswith("instructions deltablue on baseline: 1,000/loop ([1/4] ETA ")
+    assert len(calls) == 4 and failures == {}
+    assert runner.loop_seconds(tmp_path / "pp", "deltablue") == pytest.approx(0.5)
+    assert calls[0][0] == "django_template"  # the shorter loop is counted first
+    assert lines[0].startswith("instructions django_template on baseline: 1,000/loop ([1/4] ETA ")
     assert lines[-1].endswith("([4/4] ETA 0 min 00 s)")
+    assert got == ["deltablue", "django_template"]  # reported in the suite's order
     lines, failures, got = count(cached_only=True)  # counted now: reported from the cache
     assert len(calls) == 4 and len(got) == 2 and all("(cached)" in line for line in lines)
 

@@ -364,11 +364,15 @@ def runner_instructions(
 ) -> dict[str, tuple[measure.InstructionCount, measure.InstructionCount]]:
     """Callgrind counts of the benchmarks pyperformance's runner installed: its command, in its venv.
 
-    Progress lines count the benchmarks not in the count cache and give an ETA; ``cached_only``
-    (``--finished-only``) counts nothing and lists the uncounted ones with the reason.
+    Progress lines count the benchmarks not in the count cache and give an ETA; the shortest
+    loops (as pyperformance timed them) are counted first, so that an interrupted run has
+    counted the most benchmarks; ``cached_only`` (``--finished-only``) counts nothing and lists
+    the uncounted ones with the reason.
     """
     n = loops if loops is not None else measure.DEFAULT_LOOPS["pyperformance"]
-    tasks = [(name, side_name, side) for name in suite_run.done
+    cost = {name: runner.loop_seconds(suite_run.directory, name) for name in suite_run.done}
+    order = sorted(suite_run.done, key=lambda name: (cost[name] is None, cost[name] or 0.0))
+    tasks = [(name, side_name, side) for name in order
              for side_name, side in (("base", base), ("head", head))]
 
     def key(task: tuple[str, str, Side]) -> str:
@@ -415,8 +419,8 @@ def runner_instructions(
             counts[side_name][name] = got
     for side_name in ("base", "head"):
         measure.save_counts(out / f"instructions-pyperformance-{side_name}.json", counts[side_name])
-    return {name: (counts["base"][name], counts["head"][name]) for name in counts["base"]
-            if name in counts["head"]}
+    return {name: (counts["base"][name], counts["head"][name]) for name in suite_run.done
+            if name in counts["base"] and name in counts["head"]}
 
 
 def _add_hpt(result: BenchResult, base_json: Path, head_json: Path) -> None:

@@ -493,6 +493,18 @@ def pystats_command(command: Sequence[str], python: Path, loops: int = 1) -> sui
                           str(site_packages(command)), *script_and_args), worker.env, worker.cwd)
 
 
+def loop_seconds(root: Path, name: str) -> float | None:
+    """Seconds one loop of ``name``'s worker took on the base side (its timed or probe run), or None."""
+    import pyperf
+
+    for path in (root / "raw" / f"{name}.base.json", root / "raw" / f"{name}.base.probe.json"):
+        if path.is_file():
+            results = pyperf.BenchmarkSuite.load(str(path))
+            return sum(b.mean() * int(b.get_metadata().get("inner_loops", 1))
+                       for b in results.get_benchmarks())
+    return None
+
+
 def as_benchmark(name: str, command: Sequence[str]) -> suite.Benchmark:
     """A :class:`suite.Benchmark` for the count cache's key (script digest, extra options)."""
     prefix = worker_prefix(command)
