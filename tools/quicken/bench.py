@@ -595,11 +595,11 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
 
 
 def render_text(result: BenchResult) -> str:
+    lines = []
     if result.comparison is not None:
-        text = compare.render_text(result.comparison)
-    else:
-        text = "\n".join(instruction_table(result))
-    lines = [text]
+        lines.append(compare.render_text(result.comparison))
+    elif result.instructions:
+        lines.append("\n".join(instruction_table(result)))
     lines += [line.removeprefix("- ") for line in summary_section(result)[2:] if line.startswith("- ")]
     lines += [f"no result: {name}: {why}" for name, why in sorted(result.failures.items())]
     lines += [f"warning: {w}" for w in result.warnings]
