@@ -375,19 +375,19 @@ def runner_instructions(
     tasks = [(name, side_name, side) for name in order
              for side_name, side in (("base", base), ("head", head))]
 
-    def key(task: tuple[str, str, Side]) -> str:
-        name, side_name, side = task
+    def key(name: str, side_name: str, side: Side) -> str:
         command = suite_run.commands[name][side_name]
         return (measure.CountCache.key(side.tree, side.configure, runner.as_benchmark(name, command), n)
                 + f"|venv {runner.venv_name(command)}")
 
-    cached = {task[:2]: cache.get(key(task)) for task in tasks} if cache is not None else {}
-    to_count = sum(1 for task in tasks if cached.get(task[:2]) is None)
+    keys = {(name, side_name): key(name, side_name, side) for name, side_name, side in tasks}
+    cached = cache.get_many(keys.values()) if cache is not None else {}
+    to_count = sum(1 for k in keys.values() if cached.get(k) is None)
     eta, lock = runner.Eta(to_count), threading.Lock()
 
     def one(task: tuple[str, str, Side]) -> measure.InstructionCount | str:
         name, side_name, side = task
-        found = cached.get((name, side_name))
+        found = cached.get(keys[name, side_name])
         if found is not None:
             report(f"instructions {name} on {side.label} (cached): {found.per_loop:,}/loop")
             return found
@@ -396,13 +396,11 @@ def runner_instructions(
         command = suite_run.commands[name][side_name]
         started = time.monotonic()
         try:
-            count = measure.count_instructions(runner.as_benchmark(name, command), side.python, Path(),
-                                               out / "callgrind" / side_name, loops=n,
-                                               command_for=lambda k: runner.worker_command(command, k))
+            count, _ = measure.cached_count(cache, keys[name, side_name], lambda: measure.count_instructions(
+                runner.as_benchmark(name, command), side.python, Path(), out / "callgrind" / side_name,
+                loops=n, command_for=lambda k: runner.worker_command(command, k)))
         except QuickenError as exc:
             return f"instructions on {side.label}: {exc.message}"
-        if cache is not None:
-            cache.put(key(task), count)
         with lock:
             eta.add(time.monotonic() - started)
             progress = f"[{eta.finished}/{to_count}] {eta.describe(to_count - eta.finished, jobs)}"

@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -421,8 +421,16 @@ class CountCache:
         return data if isinstance(data, dict) else {}
 
     def get(self, key: str) -> InstructionCount | None:
+        return self.get_many([key])[key]
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, InstructionCount | None]:
+        """Each key's count (None when missing), from one read of the file."""
         with self._lock:
-            entry = self._read().get(key)
+            data = self._read()
+        return {key: self._count(data.get(key)) for key in keys}
+
+    @staticmethod
+    def _count(entry: object) -> InstructionCount | None:
         if not isinstance(entry, dict) or not entry.get("functions"):
             return None  # none, or written before per-function counts were kept
         try:
