@@ -209,7 +209,9 @@ def smoke(venv: Path, script: Path, workdir: Path) -> str:
     """The smoke script's stdout; a non-zero exit adds a line with the status and stderr's last line."""
     env = {**_env(), "PYTHONHASHSEED": "0"}
     try:
-        proc = _run([str(venv_python(venv)), str(script)], cwd=workdir, env=env, timeout=SMOKE_TIMEOUT)
+        # -P: the script's directory (tools/quicken, whose bisect.py would shadow the stdlib's) is
+        # not put on sys.path
+        proc = _run([str(venv_python(venv)), "-P", str(script)], cwd=workdir, env=env, timeout=SMOKE_TIMEOUT)
     except subprocess.TimeoutExpired:
         return f"[smoke script timed out after {SMOKE_TIMEOUT}s]\n"
     text = proc.stdout
