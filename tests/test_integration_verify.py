@@ -74,7 +74,7 @@ def test_quick_verify_passes_on_the_series_and_fails_without_the_fixes(series_pr
     (bad,) = verify.run(cfg, options=verify.Options(quick=True, fuzz=False), head=commit)
     assert not bad.passed
     failures = "\n".join(bad.failures)
-    # 0007: the cached value's new __get__ is ignored
+    # 0008: the cached value's new __get__ is ignored
     assert "load_attr_class.py (release): output differs: stdout line" in failures
     assert "('ok', ('get', 'C'))" in failures
     # 0009: the PEP 523 hook misses __init__

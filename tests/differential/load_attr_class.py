@@ -1,4 +1,4 @@
-"""LOAD_ATTR of class attributes (0007: LOAD_ATTR_CLASS_WITH_METACLASS_CHECK).
+"""LOAD_ATTR of class attributes (0008: LOAD_ATTR_CLASS_WITH_METACLASS_CHECK).
 
 Guard space: metaclass type / custom / Enum's / ABCMeta; values of immutable
 types, methods, values of the class's own (mutable) type; later changes to

@@ -1,4 +1,4 @@
-"""array.array items (0008: BINARY_SUBSCR_ARRAY_INT, STORE_SUBSCR_ARRAY_INT).
+"""array.array items (0007: BINARY_SUBSCR_ARRAY_INT, STORE_SUBSCR_ARRAY_INT).
 
 Guard space: every typecode (b B u w h H i I l L q Q f d) loaded and stored
 with an exact, non-negative compact int index below len(); deopt on
