@@ -291,3 +291,15 @@ def test_fixup_that_does_not_apply(applied: S.Project) -> None:
     assert (slot / "src/Programs/python.c").read_text() == S.PYTHON_C  # left as the tree has it
     assert not (slot / "src.fixups").exists() and not (slot / "src.tree").exists()
     assert not (slot / "stamp.json").exists()
+
+
+def test_profile_guided_builds_bypass_ccache(project: S.Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ccache's CCACHE_BASEDIR rewrite makes gcc's profile-use compile see another source
+    # path than the profile was made from (-Werror=coverage-mismatch on 3.13.15)
+    monkeypatch.setattr(build.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.delenv("CC", raising=False)
+    cfg = project.cfg()
+    release = build.build_env(cfg, build.BuildConfig("release", ()))
+    assert release["CC"] == "ccache gcc" and "CCACHE_DISABLE" not in release
+    pgo = build.build_env(cfg, build.BuildConfig("pgo-lto", ("--enable-optimizations", "--with-lto")))
+    assert pgo["CCACHE_DISABLE"] == "1" and "CC" not in pgo

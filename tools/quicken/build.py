@@ -16,6 +16,9 @@ reversed, so the two-tree update still touches only the files that changed.
 ccache, when installed, is used with CCACHE_BASEDIR set to the builds
 directory and hashing of the working directory off: baseline and patched
 compile with identical relative paths, so the second side mostly hits.
+Profile-guided builds (``--enable-optimizations``) bypass it: the rewritten
+source path of the profile-use compile no longer matches the profile, and
+gcc stops with -Werror=coverage-mismatch on the first object.
 """
 
 from __future__ import annotations
@@ -259,7 +262,7 @@ def _reverse_fixups(checkout: Git, applied: Path) -> bool:
     return True
 
 
-def build_env(cfg: Config) -> dict[str, str]:
+def build_env(cfg: Config, bc: BuildConfig | None = None) -> dict[str, str]:
     env = {**os.environ, "LC_ALL": "C"}
     # gcc writes X.d beside X.o listing every header X.o was compiled from;
     # stale_objects() reads them, because CPython's Makefile only knows the
@@ -267,7 +270,9 @@ def build_env(cfg: Config) -> dict[str, str]:
     env["CFLAGS_NODIST"] = (env.get("CFLAGS_NODIST", "") + " -MMD").strip()
     for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH", "PYTHONHOME", "MAKEFLAGS"):
         env.pop(key, None)
-    if shutil.which("ccache") and "CC" not in os.environ:
+    if bc is not None and "--enable-optimizations" in bc.configure:
+        env["CCACHE_DISABLE"] = "1"  # also where an older configure recorded CC="ccache gcc"
+    elif shutil.which("ccache") and "CC" not in os.environ:
         env["CC"] = "ccache gcc"
         env["CCACHE_BASEDIR"] = str(cfg.builds.resolve())
         env["CCACHE_NOHASHDIR"] = "1"
@@ -411,7 +416,7 @@ def build_one(
     say("checking out source")
     sync_source(g, slot, tree, bc.fixups)
     obj = slot / "obj"
-    env = build_env(cfg)
+    env = build_env(cfg, bc)
     previous = read_stamp_any(slot)
     if (
         force
