@@ -262,7 +262,7 @@ def _reverse_fixups(checkout: Git, applied: Path) -> bool:
     return True
 
 
-def build_env(cfg: Config, bc: BuildConfig | None = None) -> dict[str, str]:
+def build_env(cfg: Config, bc: BuildConfig) -> dict[str, str]:
     env = {**os.environ, "LC_ALL": "C"}
     # gcc writes X.d beside X.o listing every header X.o was compiled from;
     # stale_objects() reads them, because CPython's Makefile only knows the
@@ -270,7 +270,7 @@ def build_env(cfg: Config, bc: BuildConfig | None = None) -> dict[str, str]:
     env["CFLAGS_NODIST"] = (env.get("CFLAGS_NODIST", "") + " -MMD").strip()
     for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH", "PYTHONHOME", "MAKEFLAGS"):
         env.pop(key, None)
-    if bc is not None and "--enable-optimizations" in bc.configure:
+    if "--enable-optimizations" in bc.configure:
         env["CCACHE_DISABLE"] = "1"  # also where an older configure recorded CC="ccache gcc"
     elif shutil.which("ccache") and "CC" not in os.environ:
         env["CC"] = "ccache gcc"
