@@ -161,6 +161,21 @@ def test_generated_programs_compile_and_are_deterministic() -> None:
     check()
 
 
+def test_generated_powers_have_small_exponents() -> None:
+    """(2**53 + 1) ** (2**64 + 3) ran for minutes on both builds: no case raises to a big power."""
+    from hypothesis import find, settings
+    from hypothesis.errors import NoSuchExample
+
+    def big_power(cases: list[fuzz.Case]) -> bool:
+        return any("**" in case.template and "**" in args[1]
+                   for case in cases for args in (case.warm, *case.checks))
+
+    with pytest.raises(NoSuchExample):
+        find(fuzz.strategies(), big_power, settings=settings(database=None, max_examples=3000))
+    assert find(fuzz.strategies(), lambda cases: any("**" in c.template for c in cases),
+                settings=settings(database=None, max_examples=3000))  # powers are still generated
+
+
 FAKE_FUZZ = """#!{python}
 import subprocess, sys
 out = subprocess.run([{python!r}, *sys.argv[1:]], capture_output=True, text=True)
