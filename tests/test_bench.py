@@ -46,6 +46,7 @@ def test_instruction_only_report(tmp_path: Path) -> None:
     assert "| int_bitwise | 2,000 | 1,500 | -25.0% |" in report
     assert "| richards | 1,000 | 1,000 | +0.0% |" in report
     assert "geometric mean" in report and "-13.4%" in report
+    assert "## Interpreter loop layout\n\nnot available: cannot run " in report  # no interpreter here
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["instructions"]["int_bitwise"] == [2000, 1500]
     assert "results:" in bench.render_text(result)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from quicken import apply, build, config, refresh, source
+from quicken import apply, build, codegen, config, refresh, source
 from quicken.cli import main
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
@@ -116,6 +116,20 @@ def test_build_and_run_both_interpreters(project: config.Config) -> None:
     assert build.interpreter(project, "patched") == results[1].python
 
 
+def test_codegen_reads_both_interpreter_loops(project: config.Config,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(project.root), "codegen", "--show", "BINARY_SUBSCR,NOP"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"baseline: {build.interpreter(project, 'baseline')}"
+    assert lines[2] == f"patched: {build.interpreter(project, 'patched')}"
+    # 3.13.15 names 212 opcodes below 256 (specialized and instrumented ones included)
+    assert " of 212 instruction entries jump " in lines[1] and " of 212 instruction entries " in lines[3]
+    shown = [line for line in lines if line.startswith(("BINARY_SUBSCR (", "NOP ("))]
+    assert [line.split(" (")[0] + line.split(" (")[1].split(",")[0] for line in shown] == [
+        "BINARY_SUBSCRbaseline", "BINARY_SUBSCRpatched", "NOPbaseline", "NOPpatched"]
+    assert all(line.count(";") == codegen.WINDOW - 1 for line in shown)
+
+
 def test_refresh_round_trip_reproduces_the_tree(project: config.Config) -> None:
     header = project.worktree / "Include/internal/pycore_quicken_fixture.h"
     header.write_text(header.read_text().replace('"quicken-fixture"', '"quicken-fixture" /* refreshed */'))
@@ -149,6 +163,8 @@ def test_bench_smoke_both_modes(project: config.Config, monkeypatch: pytest.Monk
     assert row is not None and row.base_instructions and row.head_instructions
     for name in ("base.json", "head.json", "report.md", "summary.json", "ratios.png"):
         assert (result.directory / name).is_file(), name
+    report = (result.directory / "report.md").read_text()
+    assert "## Interpreter loop layout" in report and " of 212 instruction entries jump " in report
     out = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", str(result.directory / "base.json"),
                           str(result.directory / "head.json")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

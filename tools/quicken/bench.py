@@ -547,6 +547,19 @@ def memory_section(result: BenchResult) -> list[str]:
     return [*lines, ""]
 
 
+def codegen_section(base: Side, head: Side) -> list[str]:
+    """How GCC laid out both interpreter loops (:mod:`quicken.codegen`): a wall-clock result that
+    disagrees with the instruction counts is often one of its whole-function decisions."""
+    from . import codegen
+
+    title = ["## Interpreter loop layout", ""]
+    try:
+        layouts = [codegen.read(side.python, codegen.opcode_names(side.python)) for side in (base, head)]
+    except (QuickenError, ValueError) as exc:
+        return [*title, f"not available: {exc}", ""]
+    return [*title, "```", codegen.render(layouts[0], layouts[1], (base.label, head.label)), "```", ""]
+
+
 def write_report(result: BenchResult, base: Side, head: Side) -> None:
     md = [f"# quicken bench: {result.suite}", "",
           f"- base: `{base.label}` (tree {base.tree[:12]}) `{base.python}`",
@@ -567,6 +580,7 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
         md += ["## Instructions per loop", "", *instruction_table(result), ""]
     md += memory_section(result)
     md += function_shift_section(result)
+    md += codegen_section(base, head)
     if result.failures:
         md += ["## Benchmarks without a result", "",
                *(f"- `{name}`: {why}" for name, why in sorted(result.failures.items())), ""]

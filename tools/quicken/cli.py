@@ -190,6 +190,19 @@ def cmd_layouts(args: argparse.Namespace, progress: Progress) -> int:
     return 0
 
 
+def cmd_codegen(args: argparse.Namespace, progress: Progress) -> int:
+    from . import build, codegen
+
+    cfg = _load(args)
+    layouts = []
+    for side in (args.base, args.head):
+        python = build.interpreter(cfg, side, args.config)
+        layouts.append(codegen.read(python, codegen.opcode_names(python)))
+    show = [name for name in args.show.split(",") if name] if args.show else []
+    print(codegen.render(layouts[0], layouts[1], (args.base, args.head), show))
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     from . import validate
 
@@ -503,6 +516,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("directories", nargs="+", metavar="DIR",
                    help="results directories of 'quicken bench --layouts' runs comparing the same trees")
     s.set_defaults(func=cmd_layouts)
+
+    s = sub.add_parser("codegen", help="how the compiler laid out the interpreter loop of two builds")
+    s.add_argument("--base", default="baseline", help="base side: baseline (default), patched or a commit")
+    s.add_argument("--head", default="patched", help="head side: patched (default), baseline or a commit")
+    s.add_argument("--config", metavar="NAME", help="build configuration from quicken.toml")
+    s.add_argument("--show", metavar="OPCODES", help="comma list of opcodes to disassemble")
+    s.set_defaults(func=cmd_codegen)
 
     s = sub.add_parser("validate", help="run the validation gate for patches and write their records")
     s.add_argument("patches", nargs="*", metavar="PATCH", help="patches to validate (default: all)")

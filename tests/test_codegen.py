@@ -1,0 +1,97 @@
+"""codegen: the dispatch-table reader, on small computed-goto interpreters compiled here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from quicken import codegen
+from quicken.errors import QuickenError
+
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in ("gcc", "nm", "readelf", "objdump")),
+    reason="needs gcc and binutils")
+
+NAMES = {0: "ADD", 1: "TRIPLE", 2: "SPILLED", 3: "HALT"}
+NOPS = "nop\\n\\tnop\\n\\tnop\\n\\tnop\\n\\tnop\\n\\tnop\\n\\tnop"
+JUMP = "jmp 1f\\n\\tnop\\n1:\\tnop\\n\\tnop\\n\\tnop\\n\\tnop\\n\\tnop"
+
+PROGRAM = """
+#include <stdio.h>
+
+int
+run(const unsigned char *code, int n)
+{
+    static void *opcode_targets[4] = {&&op_add, &&op_triple, &&op_spilled, &&op_halt};
+    int acc = 1, i = 0;
+#define DISPATCH() do { if (i >= n) return acc; goto *opcode_targets[code[i++]]; } while (0)
+    DISPATCH();
+op_add:
+    __asm__ volatile("%(add)s");
+    acc += 1;
+    DISPATCH();
+op_triple:
+    __asm__ volatile("%(triple)s");
+    acc *= 3;
+    DISPATCH();
+op_spilled:
+    __asm__ volatile("mov (%%%%rsp),%%%%rax\\n\\t%(nops)s" ::: "rax");
+    acc -= 2;
+    DISPATCH();
+op_halt:
+    __asm__ volatile("%(nops)s");
+    return acc;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const unsigned char code[] = {0, 1, 2, 0, 3};
+    printf("%%d\\n", run(code, argc + 4));
+    return 0;
+}
+"""
+
+
+def compile_program(tmp_path: Path, name: str, *, triple_jumps: bool) -> Path:
+    source = tmp_path / f"{name}.c"
+    source.write_text(PROGRAM % {"add": JUMP, "triple": JUMP if triple_jumps else NOPS, "nops": NOPS})
+    binary = tmp_path / name
+    subprocess.run(["gcc", "-O2", "-fPIE", "-pie", "-o", str(binary), str(source)], check=True)
+    assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout == "5\n"
+    return binary
+
+
+def test_reads_every_entry_and_classifies_it(tmp_path: Path) -> None:
+    layout = codegen.read(compile_program(tmp_path, "interp", triple_jumps=False), NAMES)
+    assert sorted(layout.entries) == sorted(NAMES.values())
+    assert len({entry.address for entry in layout.entries.values()}) == 4
+    assert layout.behind_jump() == ["ADD"]
+    assert layout.stack_first() == ["SPILLED"]
+    assert layout.entries["HALT"].instructions[:6] == ("nop",) * 6
+    assert "1 of 4 instruction entries jump" in layout.summary()
+
+
+def test_changes_name_the_entries_that_gained_or_lost_a_jump(tmp_path: Path) -> None:
+    base = codegen.read(compile_program(tmp_path, "base", triple_jumps=False), NAMES)
+    head = codegen.read(compile_program(tmp_path, "head", triple_jumps=True), NAMES)
+    moved = codegen.changes(base, head)
+    assert [(c.name, c.gained) for c in moved] == [("TRIPLE", True)]
+    assert [(c.name, c.gained) for c in codegen.changes(head, base)] == [("TRIPLE", False)]
+    text = codegen.render(base, head, ("old", "new"), show=["TRIPLE"])
+    assert "entries that now jump (1): TRIPLE" in text
+    assert "entries that no longer jump (0): none" in text
+    assert "TRIPLE (new, " in text and "jmp" in text.splitlines()[-1]
+    with pytest.raises(QuickenError, match="NOSUCH: not an opcode of the old build"):
+        codegen.render(base, head, ("old", "new"), show=["NOSUCH"])
+
+
+def test_a_binary_without_a_dispatch_table_is_a_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "plain.c"
+    source.write_text("int main(void) { return 0; }\n")
+    binary = tmp_path / "plain"
+    subprocess.run(["gcc", "-O2", "-fPIE", "-pie", "-o", str(binary), str(source)], check=True)
+    with pytest.raises(QuickenError, match=r"plain: no opcode_targets symbol"):
+        codegen.read(binary, NAMES)

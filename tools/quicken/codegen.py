@@ -1,0 +1,214 @@
+"""How the compiler laid out the interpreter loop of a build.
+
+CPython 3.13 built with GCC dispatches through computed gotos inside one very
+large function, ``_PyEval_EvalFrameDefault``.  Two of GCC's decisions about
+that function are made for the whole function at once and flip as
+instructions are added to it, whichever instruction is added:
+
+* whether the dispatch state (``next_instr``) lives in a register or is
+  spilled to the stack frame, so that every instruction loads and stores it;
+* whether an instruction's entry falls through into its body or jumps to a
+  body that GCC placed after another predecessor (the generic instruction's
+  body is also the target of its specializations' deopts).
+
+A patch that adds an unrelated instruction can so make a generic instruction
+slower (a taken jump per execution) while every benchmark executes fewer
+instructions.  This stage shows those decisions for a built interpreter, so
+that a benchmark result that moves the wrong way can be checked against
+them: it reads the dispatch table ``opcode_targets`` from the *linked*
+interpreter (so release and pgo-lto builds alike; in a position-independent
+executable its entries are R_X86_64_RELATIVE relocations whose addends are
+the code addresses) and disassembles the first instructions at each entry.
+x86-64 ELF and binutils only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import QuickenError, ToolMissingError
+
+#: Instructions read at each entry.
+WINDOW = 6
+_TABLE = "opcode_targets"
+_SYMBOL = re.compile(r"^([0-9a-f]+) ([0-9a-f]+) [dD] (opcode_targets(?:\.\d+)?)$")
+_RELATIVE = re.compile(r"^([0-9a-f]+)\s+[0-9a-f]+\s+R_X86_64_RELATIVE\s+([0-9a-f]+)$")
+_INSN = re.compile(r"^\s*([0-9a-f]+):\t(.*)$")
+#: The stack-frame operand of a spilled local: ``(%rsp)`` or ``0x20(%rsp)``.
+_STACK_LOAD = re.compile(r"^mov\w*\s+(?:-?0x[0-9a-f]+)?\(%rsp\),%")
+#: Opcode names of a build, by number (specialized ones included).
+_OPNAMES = ("import json, opcode\n"
+            "names = {**opcode.opmap, **getattr(opcode, '_specialized_opmap', {})}\n"
+            "print(json.dumps({v: k for k, v in names.items() if v < 256}))\n")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where one opcode's code starts, and its first instructions."""
+
+    opcode: int
+    name: str
+    address: int
+    instructions: tuple[str, ...]
+
+    @property
+    def jump(self) -> int | None:
+        """Index of the first unconditional ``jmp`` among the first instructions, if any."""
+        for index, insn in enumerate(self.instructions):
+            if insn.split(None, 1)[0] == "jmp":
+                return index
+        return None
+
+    @property
+    def stack_load_first(self) -> bool:
+        """Whether the entry starts by loading a spilled local from the stack frame."""
+        return bool(self.instructions) and _STACK_LOAD.match(self.instructions[0]) is not None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The entries of one linked interpreter, by opcode name."""
+
+    binary: Path
+    entries: Mapping[str, Entry]
+
+    def behind_jump(self) -> list[str]:
+        return sorted(name for name, entry in self.entries.items() if entry.jump is not None)
+
+    def stack_first(self) -> list[str]:
+        return sorted(name for name, entry in self.entries.items() if entry.stack_load_first)
+
+    def summary(self) -> str:
+        total = len(self.entries)
+        return (f"{len(self.behind_jump())} of {total} instruction entries jump within their first "
+                f"{WINDOW} instructions; {len(self.stack_first())} of {total} start with a load from "
+                "the stack frame (a local spilled by the register allocator)")
+
+
+@dataclass(frozen=True)
+class Change:
+    """An opcode whose entry gained or lost an unconditional jump between two builds."""
+
+    name: str
+    base: Entry
+    head: Entry
+
+    @property
+    def gained(self) -> bool:
+        return self.base.jump is None and self.head.jump is not None
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise ToolMissingError(f"{name} not found on PATH", "install binutils: apt-get install binutils")
+    return path
+
+
+def _run(argv: Sequence[str]) -> str:
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True)
+    except OSError as exc:
+        raise QuickenError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise QuickenError(f"{Path(argv[0]).name} failed on {argv[-1]}: {last}")
+    return proc.stdout
+
+
+def opcode_names(python: Path) -> dict[int, str]:
+    """The opcode numbers of the interpreter ``python``, as it names them."""
+    out = _run([str(python), "-I", "-S", "-c", _OPNAMES])
+    return {int(k): v for k, v in json.loads(out).items()}
+
+
+def table_targets(binary: Path) -> list[int]:
+    """The code addresses of the dispatch table ``opcode_targets`` of a linked binary."""
+    start = size = None
+    for line in _run([_tool("nm"), "-S", str(binary)]).splitlines():
+        match = _SYMBOL.match(line.strip())
+        if match:
+            if start is not None:
+                raise QuickenError(f"{binary}: more than one {_TABLE} table")
+            start, size = int(match.group(1), 16), int(match.group(2), 16)
+    if start is None or size is None:
+        raise QuickenError(f"{binary}: no {_TABLE} symbol",
+                           "the interpreter must be built with computed gotos and not stripped")
+    slots: dict[int, int] = {}
+    for line in _run([_tool("readelf"), "-rW", str(binary)]).splitlines():
+        match = _RELATIVE.match(line.strip())
+        if match:
+            offset = int(match.group(1), 16)
+            if start <= offset < start + size:
+                slots[(offset - start) // 8] = int(match.group(2), 16)
+    if len(slots) != size // 8:
+        raise QuickenError(f"{binary}: {_TABLE} has {size // 8} entries but {len(slots)} relocations",
+                           "only position-independent x86-64 executables are supported")
+    return [slots[i] for i in range(size // 8)]
+
+
+def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW) -> dict[int, tuple[str, ...]]:
+    """The first ``window`` instructions at each address (one objdump run over their span)."""
+    if not addresses:
+        return {}
+    low, high = min(addresses), max(addresses) + 16 * window
+    out = _run([_tool("objdump"), "-d", "--no-show-raw-insn", f"--start-address={low:#x}",
+                f"--stop-address={high:#x}", str(binary)])
+    listing: list[tuple[int, str]] = []
+    for line in out.splitlines():
+        match = _INSN.match(line)
+        if match:
+            text = re.sub(r"\s+#.*$|\s+<[^>]*>$", "", match.group(2)).strip()
+            listing.append((int(match.group(1), 16), re.sub(r"\s+", " ", text)))
+    index = {address: i for i, (address, _) in enumerate(listing)}
+    result = {}
+    for address in set(addresses):
+        if address not in index:
+            raise QuickenError(f"{binary}: no instruction starts at {address:#x} (a dispatch target)")
+        at = index[address]
+        result[address] = tuple(text for _, text in listing[at:at + window])
+    return result
+
+
+def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout:
+    """The entries of the opcodes in ``names`` in the linked interpreter ``binary``."""
+    targets = table_targets(binary)
+    wanted = {op: targets[op] for op in names if op < len(targets)}
+    code = disassemble(binary, list(wanted.values()), window)
+    entries = {names[op]: Entry(op, names[op], address, code[address]) for op, address in wanted.items()}
+    return Layout(binary, entries)
+
+
+def changes(base: Layout, head: Layout) -> list[Change]:
+    """Opcodes (present in both builds) whose entry gained or lost a jump."""
+    found = []
+    for name in sorted(base.entries.keys() & head.entries.keys()):
+        b, h = base.entries[name], head.entries[name]
+        if (b.jump is None) != (h.jump is None):
+            found.append(Change(name, b, h))
+    return found
+
+
+def render(base: Layout, head: Layout, labels: tuple[str, str] = ("base", "head"),
+           show: Sequence[str] = ()) -> str:
+    """The two builds' summaries, the entries that changed, and the opcodes asked for."""
+    lines = [f"{labels[0]}: {base.binary}", f"  {base.summary()}",
+             f"{labels[1]}: {head.binary}", f"  {head.summary()}"]
+    moved = changes(base, head)
+    gained = [c.name for c in moved if c.gained]
+    lost = [c.name for c in moved if not c.gained]
+    lines.append(f"entries that now jump ({len(gained)}): {', '.join(gained) or 'none'}")
+    lines.append(f"entries that no longer jump ({len(lost)}): {', '.join(lost) or 'none'}")
+    for name in show:
+        for label, layout in zip(labels, (base, head), strict=True):
+            entry = layout.entries.get(name)
+            if entry is None:
+                raise QuickenError(f"{name}: not an opcode of the {label} build")
+            lines.append(f"{name} ({label}, {entry.address:#x}): {'; '.join(entry.instructions)}")
+    return "\n".join(lines)
