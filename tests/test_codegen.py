@@ -95,3 +95,12 @@ def test_a_binary_without_a_dispatch_table_is_a_clear_error(tmp_path: Path) -> N
     subprocess.run(["gcc", "-O2", "-fPIE", "-pie", "-o", str(binary), str(source)], check=True)
     with pytest.raises(QuickenError, match=r"plain: no opcode_targets symbol"):
         codegen.read(binary, NAMES)
+
+
+def test_an_interpreter_that_fails_is_named(tmp_path: Path) -> None:
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho 'ModuleNotFoundError: opcode' >&2\nexit 1\n")
+    python.chmod(0o755)
+    with pytest.raises(QuickenError, match=r"python failed on .*/python \(reading its opcode names\): "
+                                           r"ModuleNotFoundError: opcode"):
+        codegen.opcode_names(python)

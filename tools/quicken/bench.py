@@ -554,7 +554,7 @@ def codegen_section(base: Side, head: Side) -> list[str]:
 
     title = ["## Interpreter loop layout", ""]
     try:
-        layouts = [codegen.read(side.python, codegen.opcode_names(side.python)) for side in (base, head)]
+        layouts = [codegen.read_interpreter(side.python) for side in (base, head)]
     except (QuickenError, ValueError) as exc:
         return [*title, f"not available: {exc}", ""]
     return [*title, "```", codegen.render(layouts[0], layouts[1], (base.label, head.label)), "```", ""]

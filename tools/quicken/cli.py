@@ -194,10 +194,8 @@ def cmd_codegen(args: argparse.Namespace, progress: Progress) -> int:
     from . import build, codegen
 
     cfg = _load(args)
-    layouts = []
-    for side in (args.base, args.head):
-        python = build.interpreter(cfg, side, args.config)
-        layouts.append(codegen.read(python, codegen.opcode_names(python)))
+    layouts = [codegen.read_interpreter(build.interpreter(cfg, side, args.config))
+               for side in (args.base, args.head)]
     show = [name for name in args.show.split(",") if name] if args.show else []
     print(codegen.render(layouts[0], layouts[1], (args.base, args.head), show))
     return 0

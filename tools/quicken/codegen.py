@@ -111,27 +111,27 @@ def _tool(name: str) -> str:
     return path
 
 
-def _run(argv: Sequence[str]) -> str:
+def _run(argv: Sequence[str], subject: str) -> str:
     try:
         proc = subprocess.run(list(argv), capture_output=True, text=True)
     except OSError as exc:
         raise QuickenError(f"cannot run {argv[0]}: {exc.strerror}") from exc
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise QuickenError(f"{Path(argv[0]).name} failed on {argv[-1]}: {last}")
+        raise QuickenError(f"{Path(argv[0]).name} failed on {subject}: {last}")
     return proc.stdout
 
 
 def opcode_names(python: Path) -> dict[int, str]:
     """The opcode numbers of the interpreter ``python``, as it names them."""
-    out = _run([str(python), "-I", "-S", "-c", _OPNAMES])
+    out = _run([str(python), "-I", "-S", "-c", _OPNAMES], f"{python} (reading its opcode names)")
     return {int(k): v for k, v in json.loads(out).items()}
 
 
 def table_targets(binary: Path) -> list[int]:
     """The code addresses of the dispatch table ``opcode_targets`` of a linked binary."""
     start = size = None
-    for line in _run([_tool("nm"), "-S", str(binary)]).splitlines():
+    for line in _run([_tool("nm"), "-S", str(binary)], str(binary)).splitlines():
         match = _SYMBOL.match(line.strip())
         if match:
             if start is not None:
@@ -141,7 +141,7 @@ def table_targets(binary: Path) -> list[int]:
         raise QuickenError(f"{binary}: no {_TABLE} symbol",
                            "the interpreter must be built with computed gotos and not stripped")
     slots: dict[int, int] = {}
-    for line in _run([_tool("readelf"), "-rW", str(binary)]).splitlines():
+    for line in _run([_tool("readelf"), "-rW", str(binary)], str(binary)).splitlines():
         match = _RELATIVE.match(line.strip())
         if match:
             offset = int(match.group(1), 16)
@@ -159,7 +159,7 @@ def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW) ->
         return {}
     low, high = min(addresses), max(addresses) + 16 * window
     out = _run([_tool("objdump"), "-d", "--no-show-raw-insn", f"--start-address={low:#x}",
-                f"--stop-address={high:#x}", str(binary)])
+                f"--stop-address={high:#x}", str(binary)], str(binary))
     listing: list[tuple[int, str]] = []
     for line in out.splitlines():
         match = _INSN.match(line)
@@ -183,6 +183,11 @@ def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout
     code = disassemble(binary, list(wanted.values()), window)
     entries = {names[op]: Entry(op, names[op], address, code[address]) for op, address in wanted.items()}
     return Layout(binary, entries)
+
+
+def read_interpreter(python: Path) -> Layout:
+    """The entries of every opcode of the built interpreter ``python`` (named as it names them)."""
+    return read(python, opcode_names(python))
 
 
 def changes(base: Layout, head: Layout) -> list[Change]:
