@@ -37,7 +37,7 @@ from .errors import QuickenError, ToolMissingError
 #: Instructions read at each entry.
 WINDOW = 6
 _TABLE = "opcode_targets"
-_SYMBOL = re.compile(r"^([0-9a-f]+) ([0-9a-f]+) [dD] (opcode_targets(?:\.\d+)?)$")
+_SYMBOL = re.compile(rf"^([0-9a-f]+) ([0-9a-f]+) [dD] ({_TABLE}(?:\.\d+)?)$")
 _RELATIVE = re.compile(r"^([0-9a-f]+)\s+[0-9a-f]+\s+R_X86_64_RELATIVE\s+([0-9a-f]+)$")
 _INSN = re.compile(r"^\s*([0-9a-f]+):\t(.*)$")
 #: The stack-frame operand of a spilled local: ``(%rsp)`` or ``0x20(%rsp)``.
@@ -58,12 +58,9 @@ class Entry:
     instructions: tuple[str, ...]
 
     @property
-    def jump(self) -> int | None:
-        """Index of the first unconditional ``jmp`` among the first instructions, if any."""
-        for index, insn in enumerate(self.instructions):
-            if insn.split(None, 1)[0] == "jmp":
-                return index
-        return None
+    def jumps(self) -> bool:
+        """Whether an unconditional ``jmp`` is among the first instructions."""
+        return any(insn.split(None, 1)[0] == "jmp" for insn in self.instructions)
 
     @property
     def stack_load_first(self) -> bool:
@@ -79,7 +76,7 @@ class Layout:
     entries: Mapping[str, Entry]
 
     def behind_jump(self) -> list[str]:
-        return sorted(name for name, entry in self.entries.items() if entry.jump is not None)
+        return sorted(name for name, entry in self.entries.items() if entry.jumps)
 
     def stack_first(self) -> list[str]:
         return sorted(name for name, entry in self.entries.items() if entry.stack_load_first)
@@ -101,7 +98,7 @@ class Change:
 
     @property
     def gained(self) -> bool:
-        return self.base.jump is None and self.head.jump is not None
+        return self.head.jumps and not self.base.jumps
 
 
 def _tool(name: str) -> str:
@@ -195,7 +192,7 @@ def changes(base: Layout, head: Layout) -> list[Change]:
     found = []
     for name in sorted(base.entries.keys() & head.entries.keys()):
         b, h = base.entries[name], head.entries[name]
-        if (b.jump is None) != (h.jump is None):
+        if b.jumps != h.jumps:
             found.append(Change(name, b, h))
     return found
 
