@@ -104,3 +104,29 @@ def test_an_interpreter_that_fails_is_named(tmp_path: Path) -> None:
     with pytest.raises(QuickenError, match=r"python failed on .*/python \(reading its opcode names\): "
                                            r"ModuleNotFoundError: opcode"):
         codegen.opcode_names(python)
+
+
+def _layout(stack_first: int, jumping: tuple[str, ...] = ()) -> codegen.Layout:
+    """Four entries; the first ``stack_first`` reload a spilled local, ``jumping`` ones jump."""
+    entries = {}
+    for opcode, name in NAMES.items():
+        first = "mov (%rsp),%rax" if opcode < stack_first else "mov %r13,%rax"
+        then = "jmp 4010a0" if name in jumping else "nop"
+        entries[name] = codegen.Entry(opcode, name, 0x401000 + 0x40 * opcode, (first, then))
+    return codegen.Layout(Path("python"), entries)
+
+
+def test_decisions_name_a_spill_flip_in_either_direction_and_new_jumps() -> None:
+    registers, spilled = _layout(1), _layout(3)
+    assert not registers.spills and spilled.spills
+    assert codegen.decisions(registers, _layout(2)) == []  # half is not most: no flip
+    assert codegen.decisions(registers, spilled) == [
+        "the dispatch state moved on the stack: 3 of 4 entries start with a load from the stack frame "
+        "(base: 1 of 4); every instruction's cost moves with it, whatever the patch changed"]
+    moved_back = codegen.decisions(spilled, registers)
+    assert moved_back[0].startswith("the dispatch state moved in a register: 1 of 4")
+    assert codegen.decisions(registers, _layout(1, ("TRIPLE",))) == [
+        "1 entry now jumps to a body placed elsewhere (a taken jump per execution): TRIPLE"]
+    assert codegen.decisions(_layout(1, ("TRIPLE",)), registers) == []  # a lost jump costs nothing
+    both = codegen.decisions(registers, _layout(4, ("ADD", "HALT")))
+    assert len(both) == 2 and both[1].startswith("2 entries now jump") and both[1].endswith(": ADD, HALT")

@@ -178,3 +178,63 @@ def test_thresholds_validate() -> None:
         G.Thresholds(min_target_speedup=15)
     with pytest.raises(ValueError):
         G.Thresholds(max_wall_slowdown=-0.01)
+
+
+# -- whole-loop patches (Quicken-Scope: loop): the suite is the target --------------
+
+LOOP = G.Thresholds(min_target_speedup=0.02, min_target_instruction_reduction=0.02)
+
+
+def loop_row(name: str, ratio: float, significant: bool = True, instructions: float | None = 0.94
+             ) -> C.ComparisonRow:
+    return C.ComparisonRow(name, "second", 1.0, 0.01, 60, ratio, 0.01, 60, ratio, significant, None,
+                           base_instructions=None if instructions is None else 100_000,
+                           head_instructions=None if instructions is None else round(100_000 * instructions))
+
+
+def suite_rows(faster: int = 7, total: int = 20) -> list[C.ComparisonRow]:
+    """``faster`` benchmarks 1.05x faster (significant), the rest 1.01x (not significant)."""
+    return [loop_row(f"bm{i}", 0.95 if i < faster else 0.99, i < faster) for i in range(total)]
+
+
+def test_a_whole_loop_patch_passes_on_the_suite_as_a_whole() -> None:
+    verdict = G.evaluate(suite_rows(), [], LOOP, whole_loop=True)
+    assert verdict.passed, verdict.render()
+    wall, instructions = verdict.rules[:2]
+    assert str(wall) == ("1.025x faster, 98.7% likely faster (7 of 20 benchmarks significantly faster) — "
+                         "suite ≥ 2% faster (geometric mean), HPT reliability ≥ 95%: pass")
+    assert str(instructions) == ("instructions -6.00% (20 benchmarks) — "
+                                 "suite instructions ≤ -2% (geometric mean): pass")
+    # The same rows judged as a targeted patch: it names no targets.
+    assert "no target benchmarks" in G.evaluate(suite_rows(), [], LOOP).render()
+
+
+def test_a_whole_loop_gain_does_not_buy_a_slowdown() -> None:
+    rows = [*suite_rows(), loop_row("slower", 1.03)]
+    verdict = G.evaluate(rows, [], LOOP, whole_loop=True)
+    assert not verdict.passed
+    assert [(r.benchmark, r.rule) for r in verdict.failures] == [("slower", "no significant slowdown > 1%")]
+
+
+def test_a_whole_loop_patch_fails_without_confidence_speed_or_instructions() -> None:
+    few = G.evaluate(suite_rows(faster=3), [], LOOP, whole_loop=True)
+    assert [r.detail.split("[")[1] for r in few.failures] == [
+        "speedup 1.016x < 1.020x; reliability 85.6% < 95%]"]
+    flat = [loop_row(r.name, r.ratio, r.significant, 0.99) for r in suite_rows()]
+    (failure,) = G.evaluate(flat, [], LOOP, whole_loop=True).failures
+    assert failure.detail == "instructions -1.00% (20 benchmarks)"
+    uncounted = [*suite_rows(), loop_row("wall_only", 0.95, instructions=None)]
+    (failure,) = G.evaluate(uncounted, [], LOOP, whole_loop=True).failures
+    assert failure.detail == "not confirmed in instructions mode (no counts: wall_only)"
+    named = G.evaluate(suite_rows(), ["bm0"], LOOP, whole_loop=True)
+    assert [r.rule for r in named.failures] == ["a whole-loop patch names no target benchmarks"]
+    assert not G.evaluate([], [], LOOP, whole_loop=True).passed
+
+
+def test_a_whole_loop_patch_on_instruction_counts_alone() -> None:
+    counts = {"a": (1000, 930), "b": (1000, 990)}
+    verdict = G.evaluate_instructions(counts, [], LOOP, whole_loop=True)
+    assert verdict.passed and str(verdict.rules[0]).startswith("instructions -4.05% (2 benchmarks)")
+    grown = G.evaluate_instructions({**counts, "c": (1000, 1010)}, [], LOOP, whole_loop=True)
+    assert [r.benchmark for r in grown.failures] == ["c"]
+    assert not G.evaluate_instructions({"a": (1000, 990)}, [], LOOP, whole_loop=True).passed

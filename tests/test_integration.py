@@ -189,6 +189,7 @@ def test_validate_writes_a_bound_record(project: config.Config) -> None:
     assert not outcome.verdict.passed
     assert any("no target benchmarks" in str(rule) for rule in outcome.verdict.failures)
     assert any("tests passed" in str(rule) for rule in outcome.verdict.rules)
+    assert outcome.codegen == ()  # both loops read; the fixture patch does not touch ceval.c
     series = load_series(project)
     patch = series.patch("0001-tag-fixture-builds.patch")
     assert validate.standing(project, series, patch).word() == "failed"

@@ -60,6 +60,17 @@ def test_parse_numbered_subject_and_folded_trailers(tmp_path: Path, mails: S.Mai
     assert patch.targets == ["a", "b", "c", "d"] and patch.value("quicken-magic") == "unchanged"
 
 
+def test_a_whole_loop_patch_and_its_binding(tmp_path: Path, mails: S.MailMaker) -> None:
+    plain = mails.patch("Hint", {"README": "new\n"}, trailers=("Quicken-Threshold: 2%",))
+    path = tmp_path / "x.patch"
+    path.write_text(plain.text)
+    targeted = series.parse_patch(path)
+    path.write_text(plain.text.replace("Quicken-Threshold: 2%", "Quicken-Threshold: 2%\nQuicken-Scope: loop"))
+    loop = series.parse_patch(path)
+    assert loop.whole_loop and not targeted.whole_loop and loop.targets == []
+    assert loop.code_digest != targeted.code_digest  # the scope changes how the gate judges: records bind it
+
+
 def test_series_file_format(project: S.Project, mails: S.MailMaker) -> None:
     one = mails.patch("One", {"README": "1\n"})
     two = mails.patch("Two", {"README": "2\n"})

@@ -366,6 +366,40 @@ def test_a_benchmark_the_layouts_leave_undecided_is_measured_at_more_layouts_onc
     assert failed == {"richards"}
 
 
+def test_a_whole_loop_patch_measures_every_benchmark_at_moved_layouts_and_is_judged_on_the_suite(
+        make_project, mails, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from quicken import bench, calibrate
+    mail = mails.patch("Cold labels", {"README": "cold\n"},
+                       trailers=("Quicken-Scope: loop", "Quicken-Threshold: 2%"))
+    cfg = make_project([mail]).cfg()
+    patch = load_series(cfg).patches[0]
+    assert patch.whole_loop and validate.thresholds(cfg, patch).min_target_speedup == 0.02
+    # The same at every layout; six of eight benchmarks faster.
+    ratios = {"nbody": 0.95, "richards": 0.96, "float": 1.0, "go": 0.95, "chaos": 0.96, "deltablue": 0.95,
+              "raytrace": 0.96, "fannkuch": 1.0}
+    runs: list[str] = []
+
+    def run(_cfg, base, head, spec, mode, *_args, **kwargs):  # type: ignore[no-untyped-def]
+        runs.append(spec)
+        rows = tuple(_row(name, ratios[name], ratios[name] < 1.0, None) for name in spec.split(","))
+        return bench.BenchResult(kwargs["output"], spec, mode, compare.Comparison("b", "h", rows))
+
+    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, target, shift: (target, f"{target}+{shift}"))
+    monkeypatch.setattr(bench, "run", run)
+    monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
+    first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", tuple(
+        _row(name, ratio, ratio < 1.0, (1000, 940)) for name, ratio in ratios.items())))
+    rows, checks = validate.recheck_across_layouts(
+        cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, lambda _: None)
+    assert runs == [",".join(ratios)] * len(validate.RECHECK_SHIFTS)  # not only the suspects
+    assert [c.name for c in checks] == list(ratios)
+    verdict = gate.evaluate(rows, patch.targets, validate.thresholds(cfg, patch), whole_loop=True)
+    assert verdict.passed, verdict.render()
+    assert "1.035x faster, 99.0% likely faster (6 of 8 benchmarks" in verdict.render()
+    three = gate.evaluate(rows[:3], patch.targets, validate.thresholds(cfg, patch), whole_loop=True)
+    assert [r.detail.split("[")[1] for r in three.failures] == ["reliability 90.9% < 95%]"]  # too few to tell
+
+
 def test_the_interval_across_layouts_and_the_boundary_it_may_hold() -> None:
     from quicken import calibrate
     check = calibrate.LayoutRecheck("container_truth", (0, 1040, 2080, 3120), (0.885, 0.880, 0.830, 0.923))

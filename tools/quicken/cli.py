@@ -220,6 +220,8 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
             print(f"  where: {line}")
         for line in outcome.layouts:
             print(f"  layouts: {line}")
+        for line in outcome.codegen:
+            print(f"  codegen: {line}")
         print(f"  record: {outcome.record}\n  results: {outcome.results}")
         failed += not outcome.verdict.passed
     return 1 if failed else 0

@@ -81,6 +81,11 @@ class Layout:
     def stack_first(self) -> list[str]:
         return sorted(name for name, entry in self.entries.items() if entry.stack_load_first)
 
+    @property
+    def spills(self) -> bool:
+        """Whether most entries start by reloading a spilled local: the dispatch state lives on the stack."""
+        return 2 * len(self.stack_first()) > len(self.entries)
+
     def summary(self) -> str:
         total = len(self.entries)
         return (f"{len(self.behind_jump())} of {total} instruction entries jump within their first "
@@ -195,6 +200,28 @@ def changes(base: Layout, head: Layout) -> list[Change]:
         if b.jumps != h.jumps:
             found.append(Change(name, b, h))
     return found
+
+
+def decisions(base: Layout, head: Layout) -> list[str]:
+    """The whole-function decisions that differ from ``base`` to ``head``, one sentence each.
+
+    A change of where the dispatch state lives moves the cost of every
+    instruction, in either direction, whatever the patch changed; an entry
+    that begins to jump costs its instruction a taken jump per execution.
+    """
+    notes = []
+    if base.spills != head.spills:
+        where = "on the stack" if head.spills else "in a register"
+        loads = (f"{len(head.stack_first())} of {len(head.entries)} entries start with a load from the "
+                 f"stack frame (base: {len(base.stack_first())} of {len(base.entries)})")
+        notes.append(f"the dispatch state moved {where}: {loads}; every instruction's cost moves with it, "
+                     "whatever the patch changed")
+    gained = [change.name for change in changes(base, head) if change.gained]
+    if gained:
+        verb = "entry now jumps" if len(gained) == 1 else "entries now jump"
+        notes.append(f"{len(gained)} {verb} to a body placed elsewhere (a taken jump per execution): "
+                     f"{', '.join(gained)}")
+    return notes
 
 
 def render(base: Layout, head: Layout, labels: tuple[str, str] = ("base", "head"),

@@ -255,6 +255,8 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
             layouts = calibrate.LayoutRecheck(str(check.get("name", "?")), tuple(check.get("shifts") or ()),
                                               tuple(check.get("ratios") or ()))
             lines.append(f"- Re-measured at other code layouts: {layouts.describe()}")
+    for note in record.get("codegen") or []:
+        lines.append(f"- GCC's interpreter loop: {note}")
     tests = record.get("tests")
     if isinstance(tests, dict):
         lines.append(f"- Tests: {'passed' if tests.get('passed') else 'FAILED'} ({tests.get('summary', '')})")
@@ -306,10 +308,12 @@ def pr_description(ex_title: str, patch: Patch, index: int, total: int, previous
     md += ["## Validation", "", *validation_lines(record, patch.listed("Quicken-Family")), ""]
     expected = patch.value("Quicken-Expected")
     targets = patch.targets
-    if targets or expected:
+    if targets or expected or patch.whole_loop:
         md += ["## Expected effect", ""]
         if targets:
             md.append(f"- target benchmarks: {', '.join(targets)}")
+        if patch.whole_loop:
+            md.append("- a whole-loop change: judged on the benchmark suite as a whole")
         if expected:
             md.append(f"- {expected}")
         md.append("")

@@ -10,6 +10,15 @@ A patch passes when
 * the test results (if given) passed, and every required pystats counter
   (if given) increased.
 
+A whole-loop patch (``Quicken-Scope: loop``: a compiler hint or a dispatch
+change that touches every instruction) has no target benchmark; instead the
+suite as a whole must be faster: the geometric mean of the time ratios by at
+least ``min_target_speedup``, with HPT reliability (:mod:`quicken.hpt`) of at
+least :data:`MIN_RELIABILITY` that head is faster, and the geometric mean of
+the instruction counts lower by at least ``min_target_instruction_reduction``.
+The per-benchmark rules above apply unchanged: a whole-loop gain does not buy
+a slowdown anywhere.
+
 Unstable results never pass silently: an unstable target is a ``warn`` rule
 and the verdict does not pass; an unstable non-target that looks slower is a
 ``warn`` rule (reported, but does not fail the verdict on its own).
@@ -17,17 +26,21 @@ and the verdict does not pass; an unstable non-target that looks slower is a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from quicken.compare import ComparisonRow
+from quicken.compare import ComparisonRow, geometric_mean
+from quicken.hpt import signed_rank_reliability
 from quicken.suite import canonical_name
 
 Status = Literal["pass", "fail", "warn"]
 PASS: Status = "pass"
 FAIL: Status = "fail"
 WARN: Status = "warn"
+#: A whole-loop patch: the least HPT reliability that head is faster on the suite.
+MIN_RELIABILITY = 0.95
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,44 @@ def _check_regression(row: ComparisonRow, th: Thresholds) -> list[RuleResult]:
     return results
 
 
+def _check_suite(rows: Sequence[ComparisonRow], th: Thresholds) -> list[RuleResult]:
+    """A whole-loop patch's two suite rules: faster as a whole (HPT), fewer instructions as a whole."""
+    wall_rule = (f"suite ≥ {_pct(th.min_target_speedup)} faster (geometric mean), "
+                 f"HPT reliability ≥ {MIN_RELIABILITY:.0%}")
+    if not rows:
+        return [RuleResult(FAIL, wall_rule, "no benchmark measured")]
+    gm = geometric_mean(row.ratio for row in rows)
+    assert gm is not None
+    # Each benchmark counts once (HPT): its log speedup if pyperf's test separates the sides, else a tie.
+    reliability = signed_rank_reliability(
+        [-math.log(row.ratio) if row.significant and not row.unstable else 0.0 for row in rows])
+    faster = sum(row.significant and not row.unstable and row.ratio < 1.0 for row in rows)
+    detail = (f"{1.0 / gm:.3f}x faster, {reliability:.1%} likely faster "
+              f"({faster} of {len(rows)} benchmarks significantly faster)")
+    problems = []
+    if 1.0 / gm < 1.0 + th.min_target_speedup:
+        problems.append(f"speedup {1.0 / gm:.3f}x < {1.0 + th.min_target_speedup:.3f}x")
+    if reliability < MIN_RELIABILITY:
+        problems.append(f"reliability {reliability:.1%} < {MIN_RELIABILITY:.0%}")
+    if problems:
+        detail += " [" + "; ".join(problems) + "]"
+    results = [RuleResult(FAIL if problems else PASS, wall_rule, detail, None, gm)]
+    instr_rule = f"suite instructions ≤ -{_pct(th.min_target_instruction_reduction)} (geometric mean)"
+    counted = [row.instructions_ratio for row in rows if row.instructions_ratio is not None]
+    if len(counted) < len(rows) and th.require_instructions:
+        missing = ", ".join(row.name for row in rows if row.instructions_ratio is None)
+        results.append(RuleResult(FAIL, instr_rule,
+                                  f"not confirmed in instructions mode (no counts: {missing})"))
+    elif counted:
+        igm = geometric_mean(counted)
+        assert igm is not None
+        ok = igm <= 1.0 - th.min_target_instruction_reduction
+        results.append(RuleResult(PASS if ok else FAIL, instr_rule,
+                                  f"instructions {(igm - 1.0) * 100:+.2f}% ({len(counted)} benchmarks)",
+                                  None, None, igm))
+    return results
+
+
 def evaluate(
     rows: Sequence[ComparisonRow],
     targets: Iterable[str],
@@ -172,20 +223,27 @@ def evaluate(
     tests: TestResults | None = None,
     pystats_deltas: Mapping[str, float] | None = None,
     required_pystats: Iterable[str] = (),
+    whole_loop: bool = False,
 ) -> Verdict:
     """Judge a patch from its comparison rows.
 
     ``targets`` are benchmark names (a ``bm_`` prefix is ignored).
     ``pystats_deltas`` maps a pystats counter name to (head - base); each name
     in ``required_pystats`` must be present with a positive delta (e.g. the
-    execution count of the new specialized instruction).
+    execution count of the new specialized instruction).  ``whole_loop``: the
+    patch has no targets and the suite rules judge it (module docstring).
     """
     th = thresholds or Thresholds()
     by_name = {canonical_name(row.name): row for row in rows}
     target_names = list(dict.fromkeys(canonical_name(t) for t in targets))
     rules: list[RuleResult] = []
 
-    if not target_names:
+    if whole_loop:
+        if target_names:
+            rules.append(RuleResult(FAIL, "a whole-loop patch names no target benchmarks",
+                                    f"targets: {', '.join(target_names)}"))
+        rules.extend(_check_suite(rows, th))
+    elif not target_names:
         rules.append(RuleResult(FAIL, "a patch must name its target benchmarks", "no target benchmarks"))
     for name in target_names:
         row = by_name.get(name)
@@ -218,10 +276,10 @@ def evaluate(
                 )
             )
 
-    targets_ok = bool(target_names) and all(
+    targets_ok = whole_loop or (bool(target_names) and all(
         any(r.status == PASS and r.benchmark == name and r.rule.startswith("target") for r in rules)
         for name in target_names
-    )
+    ))
     passed = targets_ok and not any(rule.status == FAIL for rule in rules)
     return Verdict(passed=passed, rules=tuple(rules))
 
@@ -230,19 +288,31 @@ def evaluate_instructions(
     counts: Mapping[str, tuple[int, int]],
     targets: Iterable[str],
     thresholds: Thresholds | None = None,
+    *,
+    whole_loop: bool = False,
 ) -> Verdict:
     """Judge a patch on instruction counts alone (``quicken validate --instructions-only``).
 
     ``counts`` maps a benchmark to (base, head) instructions per loop.  The
-    instruction half of :func:`evaluate`: every target's count drops by at
-    least ``min_target_instruction_reduction``, and no count grows more than
+    instruction half of :func:`evaluate`: every target's count (a whole-loop
+    patch: the suite's geometric mean) drops by at least
+    ``min_target_instruction_reduction``, and no count grows more than
     ``max_instruction_slowdown``.
     """
     th = thresholds or Thresholds()
     by_name = {canonical_name(name): (name, pair) for name, pair in counts.items()}
     target_names = list(dict.fromkeys(canonical_name(t) for t in targets))
     rules: list[RuleResult] = []
-    if not target_names:
+    if whole_loop:
+        igm = geometric_mean(head / base for base, head in counts.values())
+        suite_rule = f"suite instructions ≤ -{_pct(th.min_target_instruction_reduction)} (geometric mean)"
+        if igm is None:
+            rules.append(RuleResult(FAIL, suite_rule, "no benchmark counted"))
+        else:
+            rules.append(RuleResult(PASS if igm <= 1.0 - th.min_target_instruction_reduction else FAIL,
+                                    suite_rule, f"instructions {(igm - 1.0) * 100:+.2f}% "
+                                    f"({len(counts)} benchmarks)", None, None, igm))
+    elif not target_names:
         rules.append(RuleResult(FAIL, "a patch must name its target benchmarks", "no target benchmarks"))
     target_rule = f"target instructions ≤ -{_pct(th.min_target_instruction_reduction)}"
     for name in target_names:
@@ -260,5 +330,5 @@ def evaluate_instructions(
         ratio = head / base
         rules.append(RuleResult(FAIL if ratio > 1.0 + th.max_instruction_slowdown else PASS, growth_rule,
                                 f"instructions {(ratio - 1.0) * 100:+.2f}%", name, None, ratio))
-    passed = bool(target_names) and not any(rule.status == FAIL for rule in rules)
+    passed = (whole_loop or bool(target_names)) and not any(rule.status == FAIL for rule in rules)
     return Verdict(passed=passed, rules=tuple(rules))

@@ -8,6 +8,7 @@ trailers, ``---``, a diffstat and the diff.  The trailers Quicken reads:
 ``Quicken-Overlay: PATH``      (repeatable) a file under cpython_overlay/ owned by this patch
 ``Quicken-Upstream: gh-N``     the upstream issue
 ``Quicken-Targets: a, b``      target benchmarks
+``Quicken-Scope: loop``        a whole-loop change (no target benchmark): validate judges the suite
 ``Quicken-Expected: TEXT``     the expected effect
 ``Quicken-Tests: t1 t2``       CPython tests to run for this patch
 ``Quicken-Magic: bumped|unchanged``  whether the patch changes the .pyc magic number
@@ -57,8 +58,12 @@ _TRANSFER = re.compile(rb"^content-transfer-encoding:\s*(\S+)", re.I | re.M)
 _THRESHOLD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
 UPSTREAM_ISSUE = re.compile(r"^(?:gh-|GH-|#|https://github\.com/python/cpython/issues/)?(\d+)$")
 MAGIC_VALUES = ("bumped", "unchanged")
+#: ``Quicken-Scope`` values: ``loop`` is a change to the whole interpreter loop (a compiler hint,
+#: a dispatch change), judged on the whole suite; without the trailer a patch names its targets.
+SCOPE_VALUES = ("loop",)
 #: Trailers that change what validate/verify run or how they judge (part of a record's binding).
-GATE_TRAILERS = ("Quicken-Targets", "Quicken-Tests", "Quicken-Threshold", "Quicken-Family", "Quicken-Overlay")
+GATE_TRAILERS = ("Quicken-Targets", "Quicken-Tests", "Quicken-Threshold", "Quicken-Family", "Quicken-Overlay",
+                 "Quicken-Scope")
 _C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
 
@@ -106,6 +111,11 @@ class Patch:
     @property
     def targets(self) -> list[str]:
         return self.listed("Quicken-Targets")
+
+    @property
+    def whole_loop(self) -> bool:
+        """``Quicken-Scope: loop``: judged on the suite as a whole, not on target benchmarks."""
+        return (self.value("Quicken-Scope") or "").strip() == "loop"
 
     @property
     def tests(self) -> list[str]:
@@ -207,6 +217,10 @@ def check_trailers(trailers: list[Trailer], where: str) -> None:
         elif key == "quicken-magic" and t.value.strip() not in MAGIC_VALUES:
             raise SeriesError(f"{at}: Quicken-Magic: {t.value!r} is neither {' nor '.join(MAGIC_VALUES)}",
                               "write Quicken-Magic: bumped or Quicken-Magic: unchanged")
+        elif key == "quicken-scope" and t.value.strip() not in SCOPE_VALUES:
+            raise SeriesError(f"{at}: Quicken-Scope: {t.value!r} is not {' or '.join(SCOPE_VALUES)}",
+                              "write Quicken-Scope: loop for a whole-loop change, or name its "
+                              "Quicken-Targets instead")
         elif key == "quicken-upstream" and not UPSTREAM_ISSUE.match(t.value.strip()):
             raise SeriesError(f"{at}: Quicken-Upstream: {t.value!r} is not an issue (gh-N)",
                               "write Quicken-Upstream: gh-12345")
@@ -216,6 +230,12 @@ def check_trailers(trailers: list[Trailer], where: str) -> None:
                 raise SeriesError(f"{at}: Quicken-Overlay: {t.value!r} is an unreadable quoted path",
                                   "quote a path as git does: \"Lib/tr ail \" (C escapes inside)")
             check_path(rel, at)
+    scoped = [t for t in trailers if t.key.lower() == "quicken-scope"]
+    named = [t for t in trailers if t.key.lower() == "quicken-targets"]
+    if scoped and named:
+        raise SeriesError(f"{where}:{named[0].line}: Quicken-Targets on a Quicken-Scope: loop patch (line "
+                          f"{scoped[0].line}): a whole-loop change is judged on the whole suite",
+                          "remove Quicken-Targets, or Quicken-Scope if the patch has target benchmarks")
 
 
 def threshold_value(value: str, where: str) -> float:

@@ -8,7 +8,9 @@ passing ``quicken verify`` record is measured (the record's digest goes into the
 verdict): speed counts only for a patch that behaves like stock CPython.  :mod:`quicken.gate`
 judges the numbers, after every wall result that disagrees with the instruction
 counts (a non-target's slowdown, a target's missing gain) has been measured again
-at other code layouts (:class:`calibrate.LayoutRecheck`).  The verdict
+at other code layouts (:class:`calibrate.LayoutRecheck`).  A whole-loop patch
+(``Quicken-Scope: loop``) has no targets: every benchmark of the suite is
+measured at those layouts, and the gate's suite rules judge it.  The verdict
 is added to ``patches/<patch>.validation.json`` (:mod:`quicken.records`), bound to
 what it judged: the patch file's sha256, the overlay files it owns, the code
 below it, the pin, the build configuration and the gate's settings.  Any change
@@ -20,6 +22,12 @@ Thresholds: ``[validate]`` in quicken.toml (``threshold``, ``max-wall-slowdown``
 ``max-instruction-slowdown``, ``suite``), overridden per patch by the
 ``Quicken-Threshold: 15%`` trailer.  With ``--pystats``, the specialized share of
 each family named by ``Quicken-Family:`` must rise.
+
+Next to the verdict, validate names the whole-function decisions GCC made
+differently for the two interpreter loops (:func:`codegen.decisions`): a
+non-target that slows down, or a gain on every benchmark, may be the
+compiler's register allocation flipping rather than the patch.  The gate
+does not excuse them (a user's build pays them); the note says where to look.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, bench, calibrate, compare, gate, pystats, records, suite, verify
+from . import __version__, bench, build, calibrate, codegen, compare, gate, pystats, records, suite, verify
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -49,6 +57,22 @@ class Outcome:
     results: Path
     where: tuple[str, ...] = ()  # for each instruction-count failure, the functions that moved
     layouts: tuple[str, ...] = ()  # for each re-measured benchmark, its ratio at every layout
+    codegen: tuple[str, ...] = ()  # GCC's whole-function decisions that differ from base to head
+
+
+def codegen_notes(cfg: Config, commits: tuple[str, str], config_name: str) -> tuple[str, ...]:
+    """:func:`codegen.decisions` of the base and head builds (both built by the bench run)."""
+    try:
+        base, head = (codegen.read_interpreter(build.interpreter(cfg, c, config_name)) for c in commits)
+    except QuickenError as exc:
+        return (f"interpreter loops not read: {exc}",)
+    return tuple(codegen.decisions(base, head))
+
+
+def verdict_text(verdict: gate.Verdict, **notes: tuple[str, ...]) -> str:
+    """``verdict.txt``: the verdict, then each kind of note (``where``, ``layouts``, ``codegen``)."""
+    return verdict.render() + "".join(
+        f"  {kind}: {line}\n" for kind, lines in notes.items() for line in lines)
 
 
 def explain_instruction_failures(verdict: gate.Verdict, shifts: dict[str, list[tuple[str, int]]]
@@ -221,7 +245,8 @@ def run(
         verdict = gate.evaluate(rows, patch.targets, thresholds(cfg, patch),
                                 tests=tests, pystats_deltas=deltas,
                                 required_pystats=[f"{f} specialized share" for f in families]
-                                if with_pystats else ())
+                                if with_pystats else (), whole_loop=patch.whole_loop)
+        notes = codegen_notes(cfg, (base, head), bc.name)
         details = {
             "verification": verification,
             "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
@@ -234,6 +259,7 @@ def run(
             "benchmarks": [_row(r) for r in rows],
             "rechecked": [check.as_record() for check in rechecked],
             "function_shifts": result.function_shifts,
+            "codegen": list(notes),
             "geometric_mean": result.comparison.geometric_mean,
             "instructions_geometric_mean": result.comparison.instructions_geometric_mean,
             "results": str(result.directory),
@@ -244,9 +270,8 @@ def run(
         where = explain_instruction_failures(verdict, result.function_shifts)
         layouts = tuple(check.describe() for check in rechecked)
         (result.directory / "verdict.txt").write_text(
-            verdict.render() + "".join(f"  where: {line}\n" for line in where)
-            + "".join(f"  layouts: {line}\n" for line in layouts))
-        outcomes.append(Outcome(patch.name, verdict, path, result.directory, where, layouts))
+            verdict_text(verdict, where=where, layouts=layouts, codegen=notes))
+        outcomes.append(Outcome(patch.name, verdict, path, result.directory, where, layouts, notes))
     return outcomes
 
 
@@ -278,12 +303,13 @@ def _instructions_only(cfg: Config, series: Series, patch: Patch, config_name: s
     results = cfg.root / "results" / f"validate-instructions-{Path(patch.name).stem}-{stamp}"
     result = bench.run(cfg, base, head, spec, "instructions", config_name, report=report, output=results,
                        labels=(base_label, Path(patch.name).stem))
-    verdict = gate.evaluate_instructions(result.instructions, patch.targets, thresholds(cfg, patch))
+    verdict = gate.evaluate_instructions(result.instructions, patch.targets, thresholds(cfg, patch),
+                                         whole_loop=patch.whole_loop)
     where = explain_instruction_failures(verdict, result.function_shifts)
-    (result.directory / "verdict.txt").write_text(
-        verdict.render() + "".join(f"  where: {line}\n" for line in where))
+    notes = codegen_notes(cfg, (base, head), config_name)
+    (result.directory / "verdict.txt").write_text(verdict_text(verdict, where=where, codegen=notes))
     path = _write(cfg, series, patch, config_name, "instructions", verdict, result.directory, None)
-    return Outcome(patch.name, verdict, path, result.directory, where)
+    return Outcome(patch.name, verdict, path, result.directory, where, codegen=notes)
 
 
 #: The code layouts a disputed wall result is measured at again (see calibrate.LAYOUT_SHIFTS).
@@ -357,12 +383,17 @@ def recheck_across_layouts(
     assert result.comparison is not None
     rows = result.comparison.rows
     th = thresholds(cfg, patch)
-    suspects = unconfirmed_targets(rows, patch.targets, th) + unconfirmed_slowdowns(rows, patch.targets, th)
+    if patch.whole_loop:
+        suspects = [row.name for row in rows]
+        why = "a whole-loop patch is judged on the suite across layouts"
+    else:
+        suspects = (unconfirmed_targets(rows, patch.targets, th)
+                    + unconfirmed_slowdowns(rows, patch.targets, th))
+        why = "the wall clock at one layout disagrees with the instruction counts"
     names = _runnable(cfg, suspects)
     if not names:
         return rows, []
-    report(f"validate {patch.name}: re-measure {', '.join(names)} at {len(shifts)} more code layouts "
-           "(the wall clock at one layout disagrees with the instruction counts)")
+    report(f"validate {patch.name}: re-measure {', '.join(names)} at {len(shifts)} more code layouts ({why})")
     rechecks = calibrate.recheck(cfg, result, commits, labels, config_name, overrides,
                                  result.directory / "recheck", shifts, report, names)
     undecided = [c.name for c in rechecks if c.straddles(boundary(c.name, patch.targets, th))]
