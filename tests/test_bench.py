@@ -41,6 +41,7 @@ def test_instruction_only_report(tmp_path: Path) -> None:
     result = bench.BenchResult(tmp_path, "quick", "instructions", None,
                                instructions={"int_bitwise": (2000, 1500), "richards": (1000, 1000)})
     base, head = sides(tmp_path)
+    result.layouts = bench.read_layouts(base, head)  # as bench.run does
     bench.write_report(result, base, head)
     report = (tmp_path / "report.md").read_text()
     assert "| int_bitwise | 2,000 | 1,500 | -25.0% |" in report

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pyperf
 
-from . import build, compare, hpt, measure, suite
+from . import build, codegen, compare, hpt, measure, suite
 from . import pyperformance_suite as runner
 from . import pystats as pystats_mod
 from .config import Config
@@ -85,6 +85,8 @@ class BenchResult:
     hpt_headline: HptResult | None = None  # over the web-shaped benchmarks only
     failures: dict[str, str] = field(default_factory=dict)  # benchmark -> why it has no result
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> 95 % CI of the ratio
+    # Both interpreter loops (quicken.codegen), or why they could not be read; None: not read.
+    layouts: tuple[codegen.Layout, codegen.Layout] | str | None = None
 
 
 def _side(
@@ -346,6 +348,7 @@ def run(
         result.pystats = pystats(cfg, chosen.benchmarks, base_target, head_target, pyperf_dir, out, report,
                                  runner_commands=suite_run.commands if suite_run is not None else None)
     result.seconds = time.monotonic() - start
+    result.layouts = read_layouts(base, head)
     write_report(result, base, head)
     return result
 
@@ -547,17 +550,22 @@ def memory_section(result: BenchResult) -> list[str]:
     return [*lines, ""]
 
 
-def codegen_section(base: Side, head: Side) -> list[str]:
-    """How GCC laid out both interpreter loops (:mod:`quicken.codegen`): a wall-clock result that
-    disagrees with the instruction counts is often one of its whole-function decisions."""
-    from . import codegen
-
-    title = ["## Interpreter loop layout", ""]
+def read_layouts(base: Side, head: Side) -> tuple[codegen.Layout, codegen.Layout] | str:
+    """Both interpreter loops (:mod:`quicken.codegen`), or why they could not be read: a
+    report, never a crash."""
     try:
-        layouts = [codegen.read_interpreter(side.python) for side in (base, head)]
+        return codegen.read_interpreter(base.python), codegen.read_interpreter(head.python)
     except (QuickenError, ValueError) as exc:
-        return [*title, f"not available: {exc}", ""]
-    return [*title, "```", codegen.render(layouts[0], layouts[1], (base.label, head.label)), "```", ""]
+        return str(exc)
+
+
+def codegen_section(result: BenchResult, base: Side, head: Side) -> list[str]:
+    """How GCC laid out both interpreter loops: a wall-clock result that disagrees with the
+    instruction counts is often one of its whole-function decisions."""
+    title = ["## Interpreter loop layout", ""]
+    if not isinstance(result.layouts, tuple):
+        return [*title, f"not available: {result.layouts or 'not read'}", ""]
+    return [*title, "```", codegen.render(*result.layouts, (base.label, head.label)), "```", ""]
 
 
 def write_report(result: BenchResult, base: Side, head: Side) -> None:
@@ -580,7 +588,7 @@ def write_report(result: BenchResult, base: Side, head: Side) -> None:
         md += ["## Instructions per loop", "", *instruction_table(result), ""]
     md += memory_section(result)
     md += function_shift_section(result)
-    md += codegen_section(base, head)
+    md += codegen_section(result, base, head)
     if result.failures:
         md += ["## Benchmarks without a result", "",
                *(f"- `{name}`: {why}" for name, why in sorted(result.failures.items())), ""]

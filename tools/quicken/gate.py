@@ -199,20 +199,28 @@ def _check_suite(rows: Sequence[ComparisonRow], th: Thresholds) -> list[RuleResu
     if problems:
         detail += " [" + "; ".join(problems) + "]"
     results = [RuleResult(FAIL if problems else PASS, wall_rule, detail, None, gm)]
-    instr_rule = f"suite instructions ≤ -{_pct(th.min_target_instruction_reduction)} (geometric mean)"
     counted = [row.instructions_ratio for row in rows if row.instructions_ratio is not None]
     if len(counted) < len(rows) and th.require_instructions:
         missing = ", ".join(row.name for row in rows if row.instructions_ratio is None)
-        results.append(RuleResult(FAIL, instr_rule,
+        results.append(RuleResult(FAIL, _suite_instructions_rule(th),
                                   f"not confirmed in instructions mode (no counts: {missing})"))
     elif counted:
-        igm = geometric_mean(counted)
-        assert igm is not None
-        ok = igm <= 1.0 - th.min_target_instruction_reduction
-        results.append(RuleResult(PASS if ok else FAIL, instr_rule,
-                                  f"instructions {(igm - 1.0) * 100:+.2f}% ({len(counted)} benchmarks)",
-                                  None, None, igm))
+        results.append(_check_suite_instructions(counted, th))
     return results
+
+
+def _suite_instructions_rule(th: Thresholds) -> str:
+    return f"suite instructions ≤ -{_pct(th.min_target_instruction_reduction)} (geometric mean)"
+
+
+def _check_suite_instructions(ratios: Sequence[float], th: Thresholds) -> RuleResult:
+    """The geometric mean of the benchmarks' instruction ratios (head / base) drops by the threshold."""
+    igm = geometric_mean(ratios)
+    if igm is None:
+        return RuleResult(FAIL, _suite_instructions_rule(th), "no benchmark counted")
+    return RuleResult(PASS if igm <= 1.0 - th.min_target_instruction_reduction else FAIL,
+                      _suite_instructions_rule(th),
+                      f"instructions {(igm - 1.0) * 100:+.2f}% ({len(ratios)} benchmarks)", None, None, igm)
 
 
 def evaluate(
@@ -304,14 +312,7 @@ def evaluate_instructions(
     target_names = list(dict.fromkeys(canonical_name(t) for t in targets))
     rules: list[RuleResult] = []
     if whole_loop:
-        igm = geometric_mean(head / base for base, head in counts.values())
-        suite_rule = f"suite instructions ≤ -{_pct(th.min_target_instruction_reduction)} (geometric mean)"
-        if igm is None:
-            rules.append(RuleResult(FAIL, suite_rule, "no benchmark counted"))
-        else:
-            rules.append(RuleResult(PASS if igm <= 1.0 - th.min_target_instruction_reduction else FAIL,
-                                    suite_rule, f"instructions {(igm - 1.0) * 100:+.2f}% "
-                                    f"({len(counts)} benchmarks)", None, None, igm))
+        rules.append(_check_suite_instructions([head / base for base, head in counts.values()], th))
     elif not target_names:
         rules.append(RuleResult(FAIL, "a patch must name its target benchmarks", "no target benchmarks"))
     target_rule = f"target instructions ≤ -{_pct(th.min_target_instruction_reduction)}"

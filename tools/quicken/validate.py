@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, bench, build, calibrate, codegen, compare, gate, pystats, records, suite, verify
+from . import __version__, bench, calibrate, codegen, compare, gate, pystats, records, suite, verify
 from .config import Config
 from .errors import QuickenError
 from .series import Patch, Series
@@ -60,13 +60,13 @@ class Outcome:
     codegen: tuple[str, ...] = ()  # GCC's whole-function decisions that differ from base to head
 
 
-def codegen_notes(cfg: Config, commits: tuple[str, str], config_name: str) -> tuple[str, ...]:
-    """:func:`codegen.decisions` of the base and head builds (both built by the bench run)."""
-    try:
-        base, head = (codegen.read_interpreter(build.interpreter(cfg, c, config_name)) for c in commits)
-    except QuickenError as exc:
-        return (f"interpreter loops not read: {exc}",)
-    return tuple(codegen.decisions(base, head))
+def codegen_notes(result: bench.BenchResult) -> tuple[str, ...]:
+    """:func:`codegen.decisions` of the two interpreter loops the bench run read."""
+    if result.layouts is None:
+        return ()
+    if isinstance(result.layouts, str):
+        return (f"interpreter loops not read: {result.layouts}",)
+    return tuple(codegen.decisions(*result.layouts))
 
 
 def verdict_text(verdict: gate.Verdict, **notes: tuple[str, ...]) -> str:
@@ -246,7 +246,7 @@ def run(
                                 tests=tests, pystats_deltas=deltas,
                                 required_pystats=[f"{f} specialized share" for f in families]
                                 if with_pystats else (), whole_loop=patch.whole_loop)
-        notes = codegen_notes(cfg, (base, head), bc.name)
+        notes = codegen_notes(result)
         details = {
             "verification": verification,
             "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
@@ -306,7 +306,7 @@ def _instructions_only(cfg: Config, series: Series, patch: Patch, config_name: s
     verdict = gate.evaluate_instructions(result.instructions, patch.targets, thresholds(cfg, patch),
                                          whole_loop=patch.whole_loop)
     where = explain_instruction_failures(verdict, result.function_shifts)
-    notes = codegen_notes(cfg, (base, head), config_name)
+    notes = codegen_notes(result)
     (result.directory / "verdict.txt").write_text(verdict_text(verdict, where=where, codegen=notes))
     path = _write(cfg, series, patch, config_name, "instructions", verdict, result.directory, None)
     return Outcome(patch.name, verdict, path, result.directory, where, codegen=notes)
