@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,16 @@ def hermetic_env(
     ):
         monkeypatch.delenv(key, raising=False)
     return base
+
+
+@pytest.fixture(autouse=True)
+def release_build_slots() -> Iterator[None]:
+    """Each test starts and ends without build slots held by this process (quicken.build.hold)."""
+    from quicken import build
+
+    yield
+    for slot in build.held():
+        build.release(slot)
 
 
 @pytest.fixture(scope="session")

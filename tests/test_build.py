@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,66 @@ def test_interpreter_resolution(applied: S.Project) -> None:
     assert info.value.message == f"no-such-rev: not a commit of the work tree {applied.worktree}"
     with pytest.raises(ConfigError):
         build.interpreter(cfg, "baseline", "pgo")
+
+
+def commits_with_new_trees(p: S.Project, count: int) -> list[str]:
+    path = p.worktree / "Programs/python.c"
+    commits = []
+    for i in range(count):
+        path.write_text(path.read_text() + f"/* change {i} */\n")
+        p.git("commit", "-q", "-am", f"change {i}")
+        commits.append(p.git("rev-parse", "HEAD"))
+    return commits
+
+
+def keep_slots(p: S.Project, keep: int) -> None:
+    p.config_file.write_text(S.replace(p.config_file.read_text(), "jobs = 2\n", f"jobs = 2\nkeep = {keep}\n"))
+
+
+def slot_of(res: build.BuildResult) -> Path:
+    return res.python.parent.parent
+
+
+def test_rev_slots_beyond_keep_are_removed_least_recently_used_first(applied: S.Project) -> None:
+    keep_slots(applied, 2)
+    base = slot_of(do_build(applied, "baseline"))
+    a, b, c = commits_with_new_trees(applied, 3)
+    with build.holding():
+        slot_a = slot_of(do_build(applied, a))
+    with build.holding():
+        slot_b = slot_of(do_build(applied, b))
+    with build.holding():
+        assert do_build(applied, a).cached  # a is now used more recently than b
+    messages: list[str] = []
+    with build.holding():
+        slot_c = slot_of(do_build(applied, c, messages))
+    assert [slot_a.exists(), slot_b.exists(), slot_c.exists(), base.exists()] == [True, False, True, True]
+    assert f"build: removed release/{slot_b.name} (least recently used; [build] keep = 2)" in messages
+    with build.holding():  # gone from the cache: built again
+        assert not do_build(applied, b).cached
+    assert not slot_a.exists() and build.held() == {base}  # baseline was built outside any scope
+
+
+def test_slots_in_use_are_never_removed(applied: S.Project) -> None:
+    keep_slots(applied, 1)
+    a, b, c = commits_with_new_trees(applied, 3)
+    with build.holding():
+        slot_a = slot_of(do_build(applied, a))
+    lock = ("import fcntl, sys; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_SH); "
+            "print('held', flush=True); sys.stdin.read()")
+    other = subprocess.Popen([sys.executable, "-c", lock, str(slot_a / build.LOCK)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    assert other.stdout is not None and other.stdout.readline() == "held\n"  # another process uses a
+    slot_b = slot_of(do_build(applied, b))  # this process holds b until it releases it
+    assert slot_a.exists() and slot_b.exists()  # over the bound, but both in use
+    assert other.communicate("") == ("", None) and other.returncode == 0
+    with build.holding():
+        slot_c = slot_of(do_build(applied, c))
+        assert build.held() == {slot_b, slot_c}
+    assert [slot_a.exists(), slot_b.exists(), slot_c.exists()] == [False, True, True]
+    assert build.held() == {slot_b}
+    build.release(slot_b)
+    assert not build.hold(slot_a)  # a removed slot cannot be held
 
 
 def test_build_without_work_tree(project: S.Project) -> None:

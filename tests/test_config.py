@@ -29,6 +29,7 @@ def test_synthetic_project_loads(project: S.Project, cache_dir: Path) -> None:
     assert cfg.is_generated("Python/generated.h") and not cfg.is_generated("Python/bytecodes.c")
     assert cfg.build_config(None).name == "release" and cfg.build_config("release").configure == ()
     assert cfg.jobs == 2
+    assert cfg.keep == 24  # rev-* build slots kept per configuration
 
 
 def test_real_project_config_loads() -> None:
@@ -93,6 +94,8 @@ BAD = [
      "build.configs.release must be a list of strings"),
     ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build]\njobs = -1\n',
      "build.jobs must be a whole number (0 = all cores)"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build]\nkeep = -3\n',
+     "build.keep must be a whole number of build slots (0 = no bound)"),
     ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build]\nfixups = 3\n',
      "[build.fixups] must map configuration names to lists of patch files"),
     ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[build.fixups]\npystats = ["x.patch"]\n',

@@ -295,6 +295,12 @@ def make_judge(
     reference: dict[str, Any] = {}
 
     def judge(i: int) -> Judgement:
+        if i == 0:  # the reference's build stays in use for the whole search
+            return judge_one(i)
+        with build.holding():  # a judged commit's build is free for the bound on build slots
+            return judge_one(i)
+
+    def judge_one(i: int) -> Judgement:
         commit = commits[i]
         m.report(f"bisect: judge {commit[:12]} ({i}/{len(commits) - 1})")
         python, built, failure = m.python(commit)

@@ -8,6 +8,14 @@ incremental.  ``stamp.json`` records the tree and configure arguments of the
 last successful build; a build whose tree is already built in any slot of the
 same configuration costs nothing.
 
+Slots named ``rev-<tree>`` are a cache: at most ``[build] keep`` of them stay
+per configuration.  Making a new one removes the least recently used others
+beyond that bound, never ``baseline`` or ``patched`` and never a slot some
+process is using: a process holds a shared lock on ``<slot>/lock`` for every
+slot it built or found (:func:`hold`) until it releases it (:func:`holding`)
+or exits, and a slot is removed only under an exclusive lock taken without
+waiting.
+
 A configuration may carry fixups (``[build.fixups]``): patches applied to the
 checkout of every tree it builds, baseline and patched alike, recorded in the
 stamp and in ``src.tree``.  Before the checkout moves to another tree they are
@@ -23,13 +31,15 @@ gcc stops with -Werror=coverage-mismatch on the first object.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -183,8 +193,96 @@ def foreign_source(slot: Path) -> Path | None:
     return configured
 
 
+LOCK = "lock"  # in a slot: shared-locked by every process using the slot
+USED = "used"  # in a slot: its modification time is the slot's last use
+NAMED_SLOTS = ("baseline", "patched")  # never removed by the bound on rev-* slots
+
+#: The slots this process holds: slot -> open file descriptor of its shared-locked lock file.
+_held: dict[Path, int] = {}
+
+
+def hold(slot: Path) -> bool:
+    """Mark ``slot`` as used by this process until :func:`release` (or exit); False if another
+    process removed it meanwhile."""
+    if slot in _held:
+        (slot / USED).touch()
+        return True
+    try:
+        fd = os.open(slot / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    if not slot.is_dir() or os.fstat(fd).st_nlink == 0:  # removed before the lock was ours
+        os.close(fd)
+        return False
+    _held[slot] = fd
+    (slot / USED).touch()
+    return True
+
+
+def release(slot: Path) -> None:
+    fd = _held.pop(slot, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def held() -> frozenset[Path]:
+    return frozenset(_held)
+
+
+@contextmanager
+def holding() -> Iterator[None]:
+    """Release, on leaving, the slots first held inside (a validated patch's probe builds)."""
+    before = set(_held)
+    try:
+        yield
+    finally:
+        for slot in set(_held) - before:
+            release(slot)
+
+
+def last_used(slot: Path) -> float:
+    for path in (slot / USED, slot / STAMP, slot):
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
+
+
+def evict(cfg: Config, config_name: str, keep: int, report: Report) -> list[Path]:
+    """Remove the least recently used ``rev-*`` slots of ``config_name`` beyond ``keep``, skipping
+    those in use (by this process or, per their lock, another); the removed slots."""
+    cached = [s for s in slots(cfg, config_name) if s.name not in NAMED_SLOTS]
+    removed: list[Path] = []
+    excess = len(cached) - keep
+    for slot in sorted(cached, key=last_used):
+        if excess <= 0:
+            break
+        if slot in _held:
+            continue
+        try:
+            fd = os.open(slot / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(slot)
+        finally:
+            os.close(fd)
+        removed.append(slot)
+        excess -= 1
+        report(f"build: removed {config_name}/{slot.name} (least recently used; [build] keep = {keep})")
+    return removed
+
+
 def find_built(cfg: Config, bc: BuildConfig, tree: str) -> Path | None:
-    """Any slot of this configuration whose last build is exactly ``tree`` (with its fixups)."""
+    """Any slot of this configuration whose last build is exactly ``tree`` (with its fixups);
+    this process holds it from now on (:func:`hold`)."""
     fixups = bc.fixup_idents
     for slot in slots(cfg, bc.name):
         stamp = read_stamp(slot)
@@ -195,6 +293,7 @@ def find_built(cfg: Config, bc: BuildConfig, tree: str) -> Path | None:
             and stamp.fixups == fixups
             and (slot / "obj" / "python").exists()
             and foreign_source(slot) is None
+            and hold(slot)
         ):
             return slot
     return None
@@ -403,7 +502,11 @@ def build_one(
     require_tools()
     g = repo or WorkTree(cfg).repo()
     slot = slot_dir(cfg, bc.name, slot_name)
+    new = not slot.is_dir()
     slot.mkdir(parents=True, exist_ok=True)
+    hold(slot)
+    if new and cfg.keep:
+        evict(cfg, bc.name, cfg.keep, report)
     log = slot / "build.log"
     log.write_text("")
     (slot / STAMP).unlink(missing_ok=True)

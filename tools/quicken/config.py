@@ -38,7 +38,7 @@ SCHEMA: dict[str, object] = {
               "benchmarks": str, "differential": str},
     "sources": {"providers": list, "path": str, "url": str, "git": str, "timeout": float,
                 "debian-package": str},
-    "build": {"default": str, "jobs": int, "configs": {NAMES: list}, "fixups": {NAMES: list}},
+    "build": {"default": str, "jobs": int, "keep": int, "configs": {NAMES: list}, "fixups": {NAMES: list}},
     "validate": {"threshold": float, "max-wall-slowdown": float, "max-instruction-slowdown": float,
                  "suite": str},
     "regen-python": str,
@@ -178,6 +178,7 @@ class Config:
     build_configs: dict[str, BuildConfig] = field(default_factory=dict)
     default_build: str = "release"
     jobs: int = 0
+    keep: int = 24  # rev-* build slots kept per configuration (0: no bound)
     validate: ValidateSettings = field(default_factory=ValidateSettings)
     differential: Path = Path("tests/differential")  # quicken verify's programs
 
@@ -390,6 +391,9 @@ def parse(root: Path, data: dict[str, object]) -> Config:
     jobs = build_t.get("jobs", 0)
     if not isinstance(jobs, int) or jobs < 0:
         raise ConfigError(f"{where}: build.jobs must be a whole number (0 = all cores)")
+    keep = build_t.get("keep", 24)
+    if not isinstance(keep, int) or keep < 0:
+        raise ConfigError(f"{where}: build.keep must be a whole number of build slots (0 = no bound)")
 
     rules: list[RegenRule] = []
     regen_list = data.get("regen", [])
@@ -468,6 +472,7 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         build_configs=build_configs,
         default_build=default_build,
         jobs=jobs,
+        keep=keep,
         validate=validate,
     )
 

@@ -215,64 +215,73 @@ def run(
     if not chosen:
         raise QuickenError("the series is empty: nothing to validate")
     bc = cfg.build_config(config_name)
-    outcomes: list[Outcome] = []
     if instructions_only:
         return [_instructions_only(cfg, series, patch, bc.name, report) for patch in chosen]
+    outcomes: list[Outcome] = []
     for patch in chosen:
-        verification = verify.require(cfg, series, patch)
-        base, head, base_label = _base_and_head(cfg, series, patch)
-        spec = ",".join(dict.fromkeys([*patch.targets, suite_spec or cfg.validate.suite]))
-        report(f"validate {patch.name}: {spec}")
-        results = cfg.root / "results" / f"validate-{Path(patch.name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-        result = bench.run(cfg, base, head, spec, "both", bc.name, overrides=overrides, report=report,
-                           output=results, labels=(base_label, Path(patch.name).stem),
-                           with_pystats=with_pystats)
-        tests = None
-        if not skip_tests:
-            python = bench.build.build_one(cfg, head, bc.name, report).python
-            report(f"validate {patch.name}: python -m test {' '.join(patch.tests)}")
-            jobs = cfg.job_count
-            tests = run_tests(python, patch.tests, result.directory / "tests.log", jobs)
-        assert result.comparison is not None
-        families = patch.listed("Quicken-Family")
-        deltas = None
-        if with_pystats:
-            deltas = pystats.deltas(pystats.load(result.directory / "pystats" / "base.json"),
-                                    pystats.load(result.directory / "pystats" / "head.json"), families)
-        rows, rechecked = recheck_across_layouts(
-            cfg, result, (base, head), (base_label, Path(patch.name).stem), bc.name, patch, overrides, report
-        )
-        verdict = gate.evaluate(rows, patch.targets, thresholds(cfg, patch),
-                                tests=tests, pystats_deltas=deltas,
-                                required_pystats=[f"{f} specialized share" for f in families]
-                                if with_pystats else (), whole_loop=patch.whole_loop)
-        notes = codegen_notes(result)
-        details = {
-            "verification": verification,
-            "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
-                        "failures": [str(r) for r in verdict.failures]},
-            "base": {"commit": base}, "head": {"commit": head},
-            "suite": spec,
-            "tests": None if tests is None else {"passed": tests.passed, "summary": tests.summary},
-            "skipped_tests": skip_tests,
-            "pystats": deltas,
-            "benchmarks": [_row(r) for r in rows],
-            "rechecked": [check.as_record() for check in rechecked],
-            "function_shifts": result.function_shifts,
-            "codegen": list(notes),
-            "geometric_mean": result.comparison.geometric_mean,
-            "instructions_geometric_mean": result.comparison.instructions_geometric_mean,
-            "results": str(result.directory),
-            "date": _now(),
-            "quicken": __version__,
-        }
-        path = _write(cfg, series, patch, bc.name, "full", verdict, result.directory, details)
-        where = explain_instruction_failures(verdict, result.function_shifts)
-        layouts = tuple(check.describe() for check in rechecked)
-        (result.directory / "verdict.txt").write_text(
-            verdict_text(verdict, where=where, layouts=layouts, codegen=notes))
-        outcomes.append(Outcome(patch.name, verdict, path, result.directory, where, layouts, notes))
+        # the slots of one patch's builds and layout probes are free for the next patch's bound
+        with bench.build.holding():
+            outcomes.append(_validate_one(cfg, series, patch, bc.name, suite_spec, overrides, skip_tests,
+                                          with_pystats, report))
     return outcomes
+
+
+def _validate_one(cfg: Config, series: Series, patch: Patch, config_name: str, suite_spec: str | None,
+                  overrides: dict[str, object] | None, skip_tests: bool, with_pystats: bool,
+                  report: Report) -> Outcome:
+    verification = verify.require(cfg, series, patch)
+    base, head, base_label = _base_and_head(cfg, series, patch)
+    spec = ",".join(dict.fromkeys([*patch.targets, suite_spec or cfg.validate.suite]))
+    report(f"validate {patch.name}: {spec}")
+    results = cfg.root / "results" / f"validate-{Path(patch.name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = bench.run(cfg, base, head, spec, "both", config_name, overrides=overrides, report=report,
+                       output=results, labels=(base_label, Path(patch.name).stem),
+                       with_pystats=with_pystats)
+    tests = None
+    if not skip_tests:
+        python = bench.build.build_one(cfg, head, config_name, report).python
+        report(f"validate {patch.name}: python -m test {' '.join(patch.tests)}")
+        jobs = cfg.job_count
+        tests = run_tests(python, patch.tests, result.directory / "tests.log", jobs)
+    assert result.comparison is not None
+    families = patch.listed("Quicken-Family")
+    deltas = None
+    if with_pystats:
+        deltas = pystats.deltas(pystats.load(result.directory / "pystats" / "base.json"),
+                                pystats.load(result.directory / "pystats" / "head.json"), families)
+    rows, rechecked = recheck_across_layouts(
+        cfg, result, (base, head), (base_label, Path(patch.name).stem), config_name, patch, overrides, report
+    )
+    verdict = gate.evaluate(rows, patch.targets, thresholds(cfg, patch),
+                            tests=tests, pystats_deltas=deltas,
+                            required_pystats=[f"{f} specialized share" for f in families]
+                            if with_pystats else (), whole_loop=patch.whole_loop)
+    notes = codegen_notes(result)
+    details = {
+        "verification": verification,
+        "verdict": {"passed": verdict.passed, "rules": [str(r) for r in verdict.rules],
+                    "failures": [str(r) for r in verdict.failures]},
+        "base": {"commit": base}, "head": {"commit": head},
+        "suite": spec,
+        "tests": None if tests is None else {"passed": tests.passed, "summary": tests.summary},
+        "skipped_tests": skip_tests,
+        "pystats": deltas,
+        "benchmarks": [_row(r) for r in rows],
+        "rechecked": [check.as_record() for check in rechecked],
+        "function_shifts": result.function_shifts,
+        "codegen": list(notes),
+        "geometric_mean": result.comparison.geometric_mean,
+        "instructions_geometric_mean": result.comparison.instructions_geometric_mean,
+        "results": str(result.directory),
+        "date": _now(),
+        "quicken": __version__,
+    }
+    path = _write(cfg, series, patch, config_name, "full", verdict, result.directory, details)
+    where = explain_instruction_failures(verdict, result.function_shifts)
+    layouts = tuple(check.describe() for check in rechecked)
+    (result.directory / "verdict.txt").write_text(
+        verdict_text(verdict, where=where, layouts=layouts, codegen=notes))
+    return Outcome(patch.name, verdict, path, result.directory, where, layouts, notes)
 
 
 def _now() -> str:
