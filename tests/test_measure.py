@@ -221,3 +221,14 @@ def test_per_loop_functions_and_shifts(tmp_path: Path) -> None:
     head = M.InstructionCount("b", 10, 0, 0, True, {"f": 190, "h": 30, "k": 1})
     assert M.function_shifts(base, head) == [("h", 26), ("f", -10), ("k", 1)]
     assert M.function_shifts(base, head, top=1) == [("h", 26)]
+
+
+def test_cpu_signature_tells_apart_cpus_a_hypervisor_names_alike(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    processor = ("processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+                 "model name\t: AMD EPYC\nstepping\t: 1\n")
+    cpuinfo.write_text(processor.format(n=0) + "\n" + processor.format(n=1).replace("17", "99"))
+    assert M.cpu_signature(cpuinfo) == "family 25 model 17 stepping 1"  # the first processor
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: ARMv8 Processor\n")
+    assert M.cpu_signature(cpuinfo) == ""  # no family/model lines (not x86)
+    assert M.cpu_signature(tmp_path / "missing") == ""

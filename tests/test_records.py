@@ -56,6 +56,19 @@ def test_an_instruction_recheck_does_not_supersede_a_wall_failure(here: records.
     assert not passed
 
 
+def test_cpus_of_one_name_but_another_model_are_other_machines(here: records.Machine) -> None:
+    zen2 = records.Machine("x86_64", "AMD EPYC", 2, "family 23 model 49 stepping 0")
+    zen4 = records.Machine("x86_64", "AMD EPYC", 2, "family 25 model 17 stepping 1")
+    passed, why = records.judge(_record((zen2, "2026-12-03T10:00:00Z", "full", False),
+                                        (zen4, "2026-12-05T10:00:00Z", "full", True)))
+    assert not passed  # the pass on the newer CPU does not supersede the failure on the older one
+    assert why == ("FAILED on AMD EPYC (family 23 model 49 stepping 0) (full, 2026-12-03); "
+                   "passed on AMD EPYC (family 25 model 17 stepping 1) ×1, 2026-12-05")
+    assert records.Machine.from_json(zen4.to_json()) == zen4
+    assert EPYC.to_json() == {"arch": "x86_64", "cpu": "AMD EPYC", "cores": 2}  # older runs: no model
+    assert records.Machine.from_json(EPYC.to_json()) == EPYC
+
+
 def _first_patch(make_project, two_patches):  # type: ignore[no-untyped-def]
     """A synthetic project's configuration, series and first patch."""
     project = make_project(two_patches)

@@ -384,6 +384,26 @@ def cpu_model() -> str:
     return "unknown"
 
 
+def cpu_signature(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """Which implementation of the architecture the CPU is (``family 25 model 17 stepping 1``, from
+    ``/proc/cpuinfo``), or ``""``: a hypervisor may name two CPU generations the same ("AMD EPYC")."""
+    fields: dict[str, str] = {}
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if not key and fields:
+                break  # the first processor is enough
+            if key in ("cpu family", "model", "stepping"):
+                fields[key] = value.strip()
+    except OSError:
+        return ""
+    if "cpu family" not in fields or "model" not in fields:
+        return ""
+    names = (("family", "cpu family"), ("model", "model"), ("stepping", "stepping"))
+    return " ".join(f"{name} {fields[key]}" for name, key in names if key in fields)
+
+
 @functools.cache
 def valgrind_version(valgrind: str) -> str:
     proc = subprocess.run([valgrind, "--version"], capture_output=True, text=True, check=False)

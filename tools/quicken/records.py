@@ -74,30 +74,36 @@ class State(Enum):
 
 @dataclass(frozen=True)
 class Machine:
-    """Where a run happened (provenance, never binding)."""
+    """Where a run happened (provenance, never binding).  ``model`` tells CPUs apart that share a
+    name (family, model and stepping; empty in runs recorded before it was kept)."""
 
     arch: str
     cpu: str
     cores: int | None
+    model: str = ""
 
     @classmethod
     def here(cls) -> Machine:
         from . import measure
 
-        return cls(platform.machine(), measure.cpu_model(), os.cpu_count())
+        return cls(platform.machine(), measure.cpu_model(), os.cpu_count(), measure.cpu_signature())
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Machine:
         data = data or {}
         cores = data.get("cores")
         return cls(str(data.get("arch", "?")), str(data.get("cpu", "?")),
-                   int(cores) if isinstance(cores, int) else None)
+                   int(cores) if isinstance(cores, int) else None, str(data.get("model", "")))
 
     def to_json(self) -> dict[str, Any]:
-        return {"arch": self.arch, "cpu": self.cpu, "cores": self.cores}
+        out: dict[str, Any] = {"arch": self.arch, "cpu": self.cpu, "cores": self.cores}
+        if self.model:
+            out["model"] = self.model
+        return out
 
     def describe(self) -> str:
-        return self.cpu if self.arch in ("x86_64", "?") else f"{self.cpu} ({self.arch})"
+        name = f"{self.cpu} ({self.model})" if self.model else self.cpu
+        return name if self.arch in ("x86_64", "?") else f"{name} ({self.arch})"
 
 
 @dataclass(frozen=True)
