@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from quicken import measure as M
 from quicken.errors import ToolMissingError
-from quicken.suite import Benchmark, check_target_python, prepare_pyperf_path
+from quicken.suite import Benchmark, Command, check_target_python, prepare_pyperf_path
 
 HAVE_VALGRIND = shutil.which("valgrind") is not None
 
@@ -232,3 +233,34 @@ def test_cpu_signature_tells_apart_cpus_a_hypervisor_names_alike(tmp_path: Path)
     cpuinfo.write_text("processor\t: 0\nmodel name\t: ARMv8 Processor\n")
     assert M.cpu_signature(cpuinfo) == ""  # no family/model lines (not x86)
     assert M.cpu_signature(tmp_path / "missing") == ""
+
+
+@pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed")
+def test_the_two_counted_runs_import_alike_on_a_fresh_build(tmp_path: Path) -> None:
+    """A module imported for the first time is compiled and its bytecode cached: if the N-loop run
+    cached it, the 2N-loop run would skip the compile, and the difference of the two runs would be
+    the loops minus a compile.  A command made elsewhere (pyperformance's runner, in its venv) does
+    not forbid writing bytecode: the counted runs do."""
+    pyperf_dir = prepare_pyperf_path(tmp_path / "cache")
+    check_target_python(sys.executable, pyperf_dir)
+    bench_dir = tmp_path / "bench"
+    bench_dir.mkdir()
+    function = "def f{i}(x):\n    y = [x + j for j in range({i} % 7)]\n    return sum(y) * {i}\n\n"
+    (bench_dir / "helper.py").write_text("".join(function.format(i=i) for i in range(600)))
+    script = bench_dir / "bm_import.py"
+    script.write_text(TINY.format(n=200).replace("import pyperf\n", "import pyperf\nimport helper\n"))
+    bench = Benchmark("import", "pyperformance", script)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+    def command_for(loops: int) -> Command:
+        return Command((sys.executable, "-S", str(script), "--worker", f"--loops={loops}", "--warmups=0",
+                        "--values=1", "--min-time=0", "--quiet"), {**env, "PYTHONPATH": str(pyperf_dir)},
+                       bench_dir)
+
+    first = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg1", loops=20,
+                                 command_for=command_for)
+    assert not (bench_dir / "__pycache__").exists()  # no counted run changes what the next one imports
+    second = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg2", loops=20,
+                                  command_for=command_for)
+    assert abs(first.per_loop - second.per_loop) <= first.per_loop * 0.01
+    assert "PYTHONDONTWRITEBYTECODE=1" in M.CountCache.key("tree", (), bench, 20)
