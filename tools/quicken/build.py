@@ -201,6 +201,10 @@ NAMED_SLOTS = ("baseline", "patched")  # never removed by the bound on rev-* slo
 _held: dict[Path, int] = {}
 
 
+def _open_lock(slot: Path) -> int:
+    return os.open(slot / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+
+
 def hold(slot: Path) -> bool:
     """Mark ``slot`` as used by this process until :func:`release` (or exit); False if another
     process removed it meanwhile."""
@@ -208,7 +212,7 @@ def hold(slot: Path) -> bool:
         (slot / USED).touch()
         return True
     try:
-        fd = os.open(slot / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(slot)
     except FileNotFoundError:
         return False
     fcntl.flock(fd, fcntl.LOCK_SH)
@@ -262,7 +266,7 @@ def evict(cfg: Config, config_name: str, keep: int, report: Report) -> list[Path
         if slot in _held:
             continue
         try:
-            fd = os.open(slot / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open_lock(slot)
         except OSError:
             continue
         try:

@@ -215,14 +215,13 @@ def run(
     if not chosen:
         raise QuickenError("the series is empty: nothing to validate")
     bc = cfg.build_config(config_name)
-    if instructions_only:
-        return [_instructions_only(cfg, series, patch, bc.name, report) for patch in chosen]
     outcomes: list[Outcome] = []
     for patch in chosen:
         # the slots of one patch's builds and layout probes are free for the next patch's bound
         with bench.build.holding():
-            outcomes.append(_validate_one(cfg, series, patch, bc.name, suite_spec, overrides, skip_tests,
-                                          with_pystats, report))
+            outcomes.append(_instructions_only(cfg, series, patch, bc.name, report) if instructions_only
+                            else _validate_one(cfg, series, patch, bc.name, suite_spec, overrides, skip_tests,
+                                               with_pystats, report))
     return outcomes
 
 
