@@ -246,3 +246,48 @@ def test_pystats_without_statistics_is_an_error(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(QuickenError, match="left no statistics"):
         bench.pystats(None, (suite.Benchmark("quiet", "micro", script),), "baseline", "patched",  # type: ignore[arg-type]
                       tmp_path, tmp_path / "out", lambda _: None)
+
+
+def test_pystats_are_attributed_to_the_benchmark_that_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each benchmark's raw statistics files are its own: the per-benchmark table names the
+    benchmark whose generic instructions ran, and the totals still come from all files."""
+    import json
+    import sys
+    raw = tmp_path / "py_stats"
+    monkeypatch.setattr(bench, "PYSTATS_DIR", raw)
+    counts = {"hot": (900, 100), "cold": (10, 990)}  # generic BINARY_OP, BINARY_OP_ADD_INT
+    benches = []
+    for name, (generic, specialized) in counts.items():
+        script = tmp_path / f"bm_{name}.py"
+        script.write_text(
+            f"import os\nwith open(os.path.join({str(raw)!r}, str(os.getpid()) + '.txt'), 'w') as f:\n"
+            f"    f.write('opcode[BINARY_OP].specializable : 1\\n'\n"
+            f"            '    opcode[BINARY_OP].execution_count : {generic}\\n'\n"
+            f"            'opcode[BINARY_OP_ADD_INT].execution_count : {specialized}\\n')\n")
+        benches.append(suite.Benchmark(name, "micro", script))
+    summarize = tmp_path / "src" / "Tools" / "scripts" / "summarize_stats.py"
+    summarize.parent.mkdir(parents=True)
+    summarize.write_text(  # stands in for CPython's: sums the raw files, lists the specialized forms
+        "import json, pathlib, sys\n"
+        "if '--json-output' in sys.argv:\n"
+        "    data = {'_specialized_instructions': ['BINARY_OP_ADD_INT']}\n"
+        "    for p in pathlib.Path(sys.argv[1]).glob('*.txt'):\n"
+        "        for line in p.read_text().splitlines():\n"
+        "            k, v = line.strip().rsplit(' : ', 1)\n"
+        "            data[k] = data.get(k, 0) + int(v)\n"
+        "    pathlib.Path(sys.argv[3]).write_text(json.dumps(data))\n"
+        "print('summary')\n")
+    monkeypatch.setattr(bench, "_side", lambda cfg, target, config_name, report, label=None: bench.Side(
+        target, Path(sys.executable), "t" * 40, tmp_path / "src"))
+    out = tmp_path / "out"
+    table = bench.pystats(None, tuple(benches), "baseline", "patched", tmp_path, out,  # type: ignore[arg-type]
+                          lambda _: None).read_text()
+    assert json.loads((out / "pystats" / "head.json").read_text())["opcode[BINARY_OP].execution_count"] == 910
+    by_bench = table.split("Where the head's unspecialized executions are")[1]
+    rows = [line for line in by_bench.splitlines() if line.startswith("| hot") or line.startswith("| cold")]
+    assert rows == [  # most unspecialized executions first; shares of each benchmark's own total
+        "| hot | 1,000 | 90.00% | 90.00% | BINARY_OP 90.00% |",
+        "| cold | 1,000 | 1.00% | 1.00% | BINARY_OP 1.00% |",
+    ]

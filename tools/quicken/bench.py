@@ -225,23 +225,30 @@ def pystats(
     stats = out / "pystats"
     stats.mkdir(parents=True, exist_ok=True)
     jsons: list[Path] = []
+    per_benchmark: list[dict[str, dict[str, int]]] = []
     sides = [_side(cfg, t, "pystats", report) for t in (base_target, head_target)]
     for side_name, side in zip(("base", "head"), sides, strict=True):
         with _pystats_dir() as raw:
             for old in raw.glob("*.txt"):
                 old.unlink()
-            for i, bench in enumerate(benches, 1):
-                report(f"pystats [{i}/{len(benches)}] {bench.name} on {side.label}")
+            runs: list[tuple[str, suite.Command]] = []
+            for bench in benches:
                 loops = measure.DEFAULT_LOOPS[bench.kind]
                 cmd = suite.single_run_command(bench, side.python, pyperf_dir, loops)
-                argv = (cmd.argv[0], "-X", "pystats", *cmd.argv[1:])
-                _run(suite.Command(argv, cmd.env, cmd.cwd), f"pystats {bench.name} on {side.label}",
-                     stats / "pystats.log")
-            for i, (name, commands) in enumerate(sorted((runner_commands or {}).items()), 1):
-                report(f"pystats [{i}/{len(runner_commands or {})}] {name} on {side.label}")
-                _run(runner.pystats_command(commands[side_name], side.python),
-                     f"pystats {name} on {side.label}", stats / "pystats.log")
-            if not any(raw.glob("*.txt")):
+                runs.append((bench.name, suite.Command((cmd.argv[0], "-X", "pystats", *cmd.argv[1:]),
+                                                       cmd.env, cmd.cwd)))
+            for name, commands in sorted((runner_commands or {}).items()):
+                runs.append((name, runner.pystats_command(commands[side_name], side.python)))
+            own: dict[str, dict[str, int]] = {}
+            seen: set[Path] = set()
+            for i, (name, cmd) in enumerate(runs, 1):
+                report(f"pystats [{i}/{len(runs)}] {name} on {side.label}")
+                _run(cmd, f"pystats {name} on {side.label}", stats / "pystats.log")
+                written = set(raw.glob("*.txt")) - seen
+                seen |= written
+                own[name] = pystats_mod.read_raw(sorted(written))
+            per_benchmark.append(own)
+            if not seen:
                 raise QuickenError(f"pystats: {side.label} ({side.python}) left no statistics in {raw}",
                                    "is it a --enable-pystats build, and did something else empty that "
                                    "directory meanwhile?")
@@ -257,8 +264,12 @@ def pystats(
     diff = subprocess.run([str(sides[1].python), str(sides[1].src / "Tools/scripts/summarize_stats.py"),
                            *map(str, jsons)], capture_output=True, text=True, check=False)
     (stats / "compare.md").write_text(diff.stdout)
+    base_own, head_own = (pystats_mod.by_benchmark(own, pystats_mod.specialized_instructions(j))
+                          for own, j in zip(per_benchmark, jsons, strict=True))
     summary = stats / "families.md"
-    summary.write_text(pystats_mod.render(pystats_mod.load(jsons[0]), pystats_mod.load(jsons[1])) + "\n")
+    summary.write_text(pystats_mod.render(pystats_mod.load(jsons[0]), pystats_mod.load(jsons[1])) + "\n\n"
+                       + "Where the head's unspecialized executions are (each benchmark run once, start-up "
+                       "included):\n\n" + pystats_mod.render_by_benchmark(base_own, head_own) + "\n")
     return summary
 
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,64 @@ def summarize(data: dict[str, object]) -> Summary:
             adaptive=bool(forms[name]),
         )
     return Summary(total, families)
+
+
+def read_raw(paths: Iterable[Path]) -> dict[str, int]:
+    """The counters of raw pystats files (``key : value`` lines, as a 3.13 build writes them at
+    exit), summed over the files: the statistics of one benchmark's processes."""
+    total: Counter[str] = Counter()
+    for path in paths:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise QuickenError(f"{path}: cannot read pystats output: {exc.strerror}") from None
+        for line in text.splitlines():
+            key, sep, value = line.strip().rpartition(" : ")
+            if sep and value.isdigit():
+                total[key] += int(value)
+    return dict(total)
+
+
+def by_benchmark(raw: Mapping[str, Mapping[str, int]], forms: list[str]) -> dict[str, Summary]:
+    """Each benchmark's own figures (``raw``: benchmark -> its summed raw counters), classified
+    with the specialized instructions (``forms``) of the build that ran it."""
+    return {name: summarize({**counters, "_specialized_instructions": forms})
+            for name, counters in raw.items()}
+
+
+def specialized_instructions(path: Path) -> list[str]:
+    """The specialized instruction names a summarize_stats.py JSON output lists."""
+    names = json.loads(path.read_text()).get("_specialized_instructions")
+    if not isinstance(names, list):
+        raise QuickenError(f"{path}: no _specialized_instructions list")
+    return [str(n) for n in names]
+
+
+def _generic(summary: Summary) -> dict[str, int]:
+    """Executions of each family's generic instruction, 3.14's classification (no branches)."""
+    return {f.name: f.generic for f in summary.families.values()
+            if f.generic and not f.name.startswith(_BRANCHES)}
+
+
+def render_by_benchmark(base: Mapping[str, Summary], head: Mapping[str, Summary], top: int = 3) -> str:
+    """Where the head's unspecialized executions are: per benchmark, both sides' "Not specialized"
+    share (3.14's classification) and the head's largest generic families, benchmarks with the most
+    unspecialized executions first.  Each benchmark ran once, start-up included, so a short one's
+    share is mostly its start-up's."""
+    lines = [
+        "| benchmark | executed (head) | not specialized, base | head | head's largest generic families |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    rows = sorted(head.items(), key=lambda item: -sum(_generic(item[1]).values()))
+    for name, h in rows:
+        b = base.get(name)
+        generic = Counter(_generic(h))
+        largest = ", ".join(f"{family} {count / h.total:.2%}" for family, count in generic.most_common(top)
+                            if h.total)
+        base_share = f"{b.upstream_not_specialized_share:.2%}" if b is not None else "-"
+        lines.append(f"| {name} | {h.total:,} | {base_share} | {h.upstream_not_specialized_share:.2%} | "
+                     f"{largest or '-'} |")
+    return "\n".join(lines)
 
 
 def deltas(base: Summary, head: Summary, families: list[str]) -> dict[str, float]:
