@@ -264,10 +264,11 @@ def pystats(
     diff = subprocess.run([str(sides[1].python), str(sides[1].src / "Tools/scripts/summarize_stats.py"),
                            *map(str, jsons)], capture_output=True, text=True, check=False)
     (stats / "compare.md").write_text(diff.stdout)
-    base_own, head_own = (pystats_mod.by_benchmark(own, pystats_mod.specialized_instructions(j))
-                          for own, j in zip(per_benchmark, jsons, strict=True))
+    whole = [pystats_mod.load(j) for j in jsons]
+    base_own, head_own = (pystats_mod.by_benchmark(own, side)
+                          for own, side in zip(per_benchmark, whole, strict=True))
     summary = stats / "families.md"
-    summary.write_text(pystats_mod.render(pystats_mod.load(jsons[0]), pystats_mod.load(jsons[1])) + "\n\n"
+    summary.write_text(pystats_mod.render(*whole) + "\n\n"
                        + "Where the head's unspecialized executions are (each benchmark run once, start-up "
                        "included):\n\n" + pystats_mod.render_by_benchmark(base_own, head_own) + "\n")
     return summary

@@ -66,6 +66,7 @@ class Family:
 class Summary:
     total: int  # all instructions executed
     families: dict[str, Family]
+    forms: tuple[str, ...] = ()  # the specialized instructions the families were classified with
 
     @property
     def unspecialized(self) -> int:
@@ -83,10 +84,15 @@ class Summary:
         return generic / self.total if self.total else 0.0
 
     @property
+    def upstream_generic(self) -> dict[str, int]:
+        """Executions of each executed family's generic instruction, without the branches (3.14)."""
+        return {f.name: f.generic for f in self.families.values()
+                if f.generic and not f.name.startswith(_BRANCHES)}
+
+    @property
     def upstream_not_specialized_share(self) -> float:
         """3.14's "Not specialized" ratio: CPython's, without the branches (gh-123236)."""
-        generic = sum(f.generic for f in self.families.values() if not f.name.startswith(_BRANCHES))
-        return generic / self.total if self.total else 0.0
+        return sum(self.upstream_generic.values()) / self.total if self.total else 0.0
 
     @property
     def misses(self) -> int:
@@ -147,7 +153,7 @@ def summarize(data: dict[str, object]) -> Summary:
             fields.get("specialization.deopt", 0),
             adaptive=bool(forms[name]),
         )
-    return Summary(total, families)
+    return Summary(total, families, tuple(str(op) for op in specialized_names))
 
 
 def read_raw(paths: Iterable[Path]) -> dict[str, int]:
@@ -166,25 +172,11 @@ def read_raw(paths: Iterable[Path]) -> dict[str, int]:
     return dict(total)
 
 
-def by_benchmark(raw: Mapping[str, Mapping[str, int]], forms: list[str]) -> dict[str, Summary]:
+def by_benchmark(raw: Mapping[str, Mapping[str, int]], side: Summary) -> dict[str, Summary]:
     """Each benchmark's own figures (``raw``: benchmark -> its summed raw counters), classified
-    with the specialized instructions (``forms``) of the build that ran it."""
-    return {name: summarize({**counters, "_specialized_instructions": forms})
+    as ``side``, the whole run of the build that ran them, was."""
+    return {name: summarize({**counters, "_specialized_instructions": list(side.forms)})
             for name, counters in raw.items()}
-
-
-def specialized_instructions(path: Path) -> list[str]:
-    """The specialized instruction names a summarize_stats.py JSON output lists."""
-    names = json.loads(path.read_text()).get("_specialized_instructions")
-    if not isinstance(names, list):
-        raise QuickenError(f"{path}: no _specialized_instructions list")
-    return [str(n) for n in names]
-
-
-def _generic(summary: Summary) -> dict[str, int]:
-    """Executions of each family's generic instruction, 3.14's classification (no branches)."""
-    return {f.name: f.generic for f in summary.families.values()
-            if f.generic and not f.name.startswith(_BRANCHES)}
 
 
 def render_by_benchmark(base: Mapping[str, Summary], head: Mapping[str, Summary], top: int = 3) -> str:
@@ -196,12 +188,11 @@ def render_by_benchmark(base: Mapping[str, Summary], head: Mapping[str, Summary]
         "| benchmark | executed (head) | not specialized, base | head | head's largest generic families |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
-    rows = sorted(head.items(), key=lambda item: -sum(_generic(item[1]).values()))
+    rows = sorted(head.items(), key=lambda item: -sum(item[1].upstream_generic.values()))
     for name, h in rows:
         b = base.get(name)
-        generic = Counter(_generic(h))
-        largest = ", ".join(f"{family} {count / h.total:.2%}" for family, count in generic.most_common(top)
-                            if h.total)
+        largest = ", ".join(f"{family} {count / h.total:.2%}"
+                            for family, count in Counter(h.upstream_generic).most_common(top))
         base_share = f"{b.upstream_not_specialized_share:.2%}" if b is not None else "-"
         lines.append(f"| {name} | {h.total:,} | {base_share} | {h.upstream_not_specialized_share:.2%} | "
                      f"{largest or '-'} |")
