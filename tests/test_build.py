@@ -364,3 +364,75 @@ def test_profile_guided_builds_bypass_ccache(project: S.Project, monkeypatch: py
     assert release["CC"] == "ccache gcc" and "CCACHE_DISABLE" not in release
     pgo = build.build_env(cfg, build.BuildConfig("pgo-lto", ("--enable-optimizations", "--with-lto")))
     assert pgo["CCACHE_DISABLE"] == "1" and "CC" not in pgo
+
+
+# A build directory linked as CPython's Makefile links python: the rule's target is
+# $(BUILDPYTHON) and LDFLAGS_NODIST comes first on the link line.  The loop is a hot
+# function (.text.hot, as _Py_HOT_FUNCTION makes it), the other an ordinary one (.text).
+LINKED_C = """\
+__attribute__((hot, noinline)) int _PyEval_EvalFrameDefault(int x) { return x * 3 + 1; }
+__attribute__((noinline)) int ordinary_function(int x) { return x - 1; }
+int main(int argc, char **argv)
+{ (void)argv; return ordinary_function(_PyEval_EvalFrameDefault(argc)) == 3 ? 0 : 1; }
+"""
+LINKED_MAKEFILE = """\
+BUILDPYTHON=python
+LDFLAGS_NODIST=
+$(BUILDPYTHON): Programs/python.o
+\t$(CC) $(LDFLAGS_NODIST) -o $@ Programs/python.o
+Programs/python.o: python.c
+\tmkdir -p Programs
+\t$(CC) -O2 -c -o $@ python.c
+"""
+
+
+def linked_build(p: S.Project) -> build.BuildResult:
+    obj = p.builds / "release" / "baseline" / "obj"
+    obj.mkdir(parents=True)
+    (obj / "python.c").write_text(LINKED_C)
+    (obj / "Makefile").write_text(LINKED_MAKEFILE)
+    env = build.build_env(p.cfg(), build.BuildConfig("release", ()))
+    subprocess.run(["make", "-s"], cwd=obj, check=True, env=env)
+    return build.BuildResult("baseline", "release", "c" * 40, "t" * 40, obj / "python", False, 0.0, None)
+
+
+def distance(binary: Path, relinked: Path, symbol: str) -> int:
+    was, now = build.symbol_address(binary, symbol), build.symbol_address(relinked, symbol)
+    assert was is not None and now is not None
+    return now - was
+
+
+def test_relinking_moves_the_code_and_changes_nothing_else(project: S.Project) -> None:
+    res = linked_build(project)
+    before = res.python.read_bytes()
+    messages: list[str] = []
+    relinked = build.relink(project.cfg(), res, 1040, messages.append)
+    assert relinked == res.python.parent / "python-layout-1040"
+    assert res.python.read_bytes() == before  # the build's own interpreter is untouched
+    assert subprocess.run([str(relinked)], check=False).returncode == 0  # and the relinked one runs
+    moved = {symbol: distance(res.python, relinked, symbol) for symbol in ("_PyEval_EvalFrameDefault",
+                                                                           "ordinary_function")}
+    # 16 bytes ahead of all code, 1024 between the hot code and the ordinary code
+    assert moved == {"_PyEval_EvalFrameDefault": 16, "ordinary_function": 1040}
+    assert "relink baseline (release): the interpreter loop moved by 16 bytes" in messages
+    # the code itself is the same: only the probe's bytes are new
+    sizes = [subprocess.run(["size", "-A", str(b)], capture_output=True, text=True, check=True).stdout
+             for b in (res.python, relinked)]
+    text = [int(next(ln.split()[1] for ln in s.splitlines() if ln.startswith(".text "))) for s in sizes]
+    assert text[1] - text[0] >= 1040
+    stamp = relinked.stat().st_mtime_ns
+    assert build.relink(project.cfg(), res, 1040, messages.append) == relinked  # reused, not linked again
+    assert relinked.stat().st_mtime_ns == stamp
+    within_the_line = build.relink(project.cfg(), res, 48, messages.append)
+    assert distance(res.python, within_the_line, "ordinary_function") == 48
+
+
+def test_relinking_refuses_to_compile_anything_again(project: S.Project) -> None:
+    # A profile-guided build's objects were compiled with its profile; make would compile a
+    # stale one again without it, and the relinked interpreter would not hold the build's code.
+    res = linked_build(project)
+    source = res.python.parent / "python.c"
+    source.write_text(LINKED_C + "int touched;\n")
+    with pytest.raises(BuildError, match=r"relink baseline \(release\): make compiled 1 units again"):
+        build.relink(project.cfg(), res, 1040, lambda _: None)
+    assert not (res.python.parent / "python-layout-1040").exists()

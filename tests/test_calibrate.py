@@ -108,8 +108,9 @@ def _wall_row(name: str, ratio: float) -> compare.ComparisonRow:
     )
 
 
+@pytest.mark.parametrize("relinked", [False, True], ids=["probe-commits", "relinked"])
 def test_bench_across_layouts_judges_every_benchmark_across_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relinked: bool) -> None:
     # ratio of each benchmark at +0 (the builds as they are), +16, +32 and +48 bytes
     measured = {
         0: {"scimark_sparse_mat_mult": 1.22, "nbody": 0.90, "go": 0.95},
@@ -117,15 +118,18 @@ def test_bench_across_layouts_judges_every_benchmark_across_them(
         32: {"scimark_sparse_mat_mult": 0.92, "nbody": 0.89, "go": 0.94},
         48: {"scimark_sparse_mat_mult": 1.02, "nbody": 0.90, "go": 0.93},
     }
-    runs: list[tuple[str, str, str, str]] = []
+    runs: list[tuple[str, str, str, str, object]] = []
 
     def probe_commit(_cfg: object, target: str, shift: int) -> tuple[str, str]:
+        assert not relinked, "a profile-guided configuration is probed by relinking, not by probe commits"
         return f"{target}-commit", f"{target}+{shift}"
 
     def run(_cfg: object, base: str, head: str, spec: str, mode: str, *_args: object,
             **kwargs: object) -> bench.BenchResult:
-        runs.append((base, head, spec, mode))
-        shift = int(base.rsplit("+", 1)[1]) if "+" in base else 0
+        relink = kwargs.get("relink", (0, 0))
+        runs.append((base, head, spec, mode, relink))
+        assert isinstance(relink, tuple)
+        shift = int(base.rsplit("+", 1)[1]) if "+" in base else relink[0]
         out = kwargs.get("output") or tmp_path / "first"
         assert isinstance(out, Path)
         out.mkdir(parents=True, exist_ok=True)
@@ -133,13 +137,16 @@ def test_bench_across_layouts_judges_every_benchmark_across_them(
         return bench.BenchResult(out, spec, mode, compare.Comparison("b", "h", rows))
 
     monkeypatch.setattr(calibrate, "probe_commit", probe_commit)
+    monkeypatch.setattr(calibrate, "relinks", lambda _cfg, _name: relinked)
     monkeypatch.setattr(bench, "run", run)
     result = calibrate.across_layouts(object(), "baseline", "patched", "subset",  # type: ignore[arg-type]
                                       shifts=(16, 32, 48))
-    assert runs == [("baseline", "patched", "subset", "wall"),
-                    ("baseline+16", "patched+16", "subset", "wall"),
-                    ("baseline+32", "patched+32", "subset", "wall"),
-                    ("baseline+48", "patched+48", "subset", "wall")]
+    if relinked:  # the same two builds each time, relinked with the probe on both sides
+        assert runs == [("baseline", "patched", "subset", "wall", (0, 0))] + [
+            ("baseline", "patched", "subset", "wall", (s, s)) for s in (16, 32, 48)]
+    else:
+        assert runs == [("baseline", "patched", "subset", "wall", (0, 0))] + [
+            (f"baseline+{s}", f"patched+{s}", "subset", "wall", (0, 0)) for s in (16, 32, 48)]
     by_name = {c.name: c for c in result.checks}
     assert by_name["scimark_sparse_mat_mult"].ratios == (1.22, 0.95, 0.92, 1.02)
     assert not by_name["scimark_sparse_mat_mult"].significant  # slower at one layout only
@@ -164,6 +171,7 @@ def test_a_benchmark_missing_at_another_layout_is_an_error(
         return bench.BenchResult(out, spec, mode, compare.Comparison("b", "h", rows))
 
     monkeypatch.setattr(calibrate, "probe_commit", lambda _c, t, s: (t, f"{t}+{s}"))
+    monkeypatch.setattr(calibrate, "relinks", lambda _cfg, _name: False)
     monkeypatch.setattr(bench, "run", run)
     with pytest.raises(QuickenError, match="no result for go"):
         calibrate.across_layouts(object(), "baseline", "patched", "quick", shifts=(16,))  # type: ignore[arg-type]

@@ -223,6 +223,21 @@ def test_calibrate_moves_only_the_layout(project: config.Config) -> None:
     assert "layout noise of baseline (+48 bytes" in text and "int_bitwise" in text
 
 
+def test_a_relinked_interpreter_is_the_same_build_with_its_code_moved(project: config.Config) -> None:
+    """The probe of profile-guided configurations on the real build: same objects linked again,
+    the loop moved within its cache line, the ordinary functions by whole lines more."""
+    res = build.build_one(project, "baseline", None, lambda _: None)
+    relinked = build.relink(project, res, 1040, lambda _: None)
+    for name, moved in (("_PyEval_EvalFrameDefault", 16), ("PyObject_GenericSetAttr", 1040),
+                        ("PyLong_FromSsize_t", 1040)):
+        was, now = build.symbol_address(res.python, name), build.symbol_address(relinked, name)
+        assert was is not None and now is not None and now - was == moved, (name, was, now)
+    run = [[str(python), "-c", "import sys, _testinternalcapi; print(sys.version, sys.prefix)"]
+           for python in (res.python, relinked)]
+    outputs = [subprocess.run(argv, check=True, capture_output=True, text=True).stdout for argv in run]
+    assert outputs[0] == outputs[1]  # runs from the build directory as python does
+
+
 def test_a_probe_after_the_loop_moves_the_ordinary_functions_relative_to_it(project: config.Config) -> None:
     """The layout model's premise: the linker puts the hot probe appended to specialize.c after the
     interpreter loop, so every ordinary function moves relative to the loop by whole cache lines."""

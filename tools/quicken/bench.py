@@ -90,12 +90,19 @@ class BenchResult:
 
 
 def _side(
-    cfg: Config, target: str, config_name: str | None, report: Report, label: str | None = None
+    cfg: Config, target: str, config_name: str | None, report: Report, label: str | None = None,
+    relink: int = 0,
 ) -> Side:
+    """``target``'s build; with ``relink``, its interpreter relinked with a layout probe of that
+    many bytes (:func:`build.relink`), a build of its own identity."""
     res = build.build_one(cfg, target, config_name, report)
     src = res.python.parent.parent / "src"
-    return Side(label or target, res.python, res.tree, src, tuple(cfg.build_config(res.config).identity),
-                _identity(res.python))
+    identity = tuple(cfg.build_config(res.config).identity)
+    python = res.python
+    if relink:
+        python = build.relink(cfg, res, relink, report)
+        identity += (f"relinked:+{relink}B",)
+    return Side(label or target, python, res.tree, src, identity, _identity(python))
 
 
 def _run(command: suite.Command, what: str, log: Path) -> None:
@@ -288,7 +295,9 @@ def run(
     report: Report = lambda _: None,
     labels: tuple[str, str] | None = None,
     finished_only: bool = False,
+    relink: tuple[int, int] = (0, 0),
 ) -> BenchResult:
+    """Compare two builds; ``relink``: bytes of a relinked layout probe on each side (0: none)."""
     if mode not in MODES:
         raise QuickenError(f"--mode {mode}: choose one of {', '.join(MODES)}")
     start = time.monotonic()
@@ -298,8 +307,8 @@ def run(
     options = suite.pyperf_options_for(chosen, overrides)
     base_label, head_label = labels or (base_target, head_target)
     side_config = "pystats" if mode == "pystats" else config_name
-    base = _side(cfg, base_target, side_config, report, base_label)
-    head = _side(cfg, head_target, side_config, report, head_label)
+    base = _side(cfg, base_target, side_config, report, base_label, relink[0])
+    head = _side(cfg, head_target, side_config, report, head_label, relink[1])
     pyperf_dir = suite.prepare_pyperf_path(cfg.cache / "bench")
     for side in (base, head):
         suite.check_target_python(side.python, pyperf_dir)

@@ -580,6 +580,99 @@ def build_one(
     return BuildResult(target, bc.name, commit, tree, python, False, seconds, log)
 
 
+CACHE_LINE = 64
+
+
+def split_shift(shift: int) -> tuple[int, int]:
+    """``shift`` as (bytes before the interpreter loop, bytes after it): ``1040`` -> (16, 1024)."""
+    if not 1 <= shift <= 4096:
+        raise QuickenError(f"--shift {shift}: choose a number of bytes from 1 to 4096")
+    return shift % CACHE_LINE, shift - shift % CACHE_LINE
+
+
+#: Input sections of a relinked interpreter's layout probe (:func:`relink`).  GNU ld's default
+#: script lays ``.text`` out as unlikely, exit, startup, hot, sorted, then ordinary code, so
+#: bytes in the first move all hot and ordinary code, bytes in the second move the ordinary
+#: code away from the hot code (the interpreter loop is hot: ``_Py_HOT_FUNCTION``).
+PROBE_SECTIONS = (".text.unlikely.quicken_layout_probe", ".text.sorted.quicken_layout_probe")
+LOOP_SYMBOL = "_PyEval_EvalFrameDefault"
+
+
+def probe_assembly(before: int, after: int) -> str:
+    """A never-executed object of ``before`` bytes ahead of the hot code and ``after`` bytes behind it."""
+    lines = ["# quicken: a layout probe for a relinked interpreter, never executed"]
+    for section, size in zip(PROBE_SECTIONS, (before, after), strict=True):
+        if size:
+            lines += [f'.section {section},"ax",@progbits', f".skip {size}, 0x90"]
+    lines.append('.section .note.GNU-stack,"",@progbits')
+    return "\n".join(lines) + "\n"
+
+
+def symbol_address(binary: Path, symbol: str) -> int | None:
+    """``symbol``'s address in ``binary`` (``nm``), None if it has none or nm is missing."""
+    try:
+        out = subprocess.run(["nm", "--defined-only", str(binary)], capture_output=True, text=True,
+                             check=False).stdout
+    except OSError:
+        return None
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == symbol:
+            return int(parts[0], 16)
+    return None
+
+
+def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
+    """``res``'s interpreter linked again, from the same objects, with a layout probe of
+    ``shift`` bytes (:func:`split_shift`): the part below a cache line ahead of all hot and
+    ordinary code (it moves the interpreter loop within its cache line), the rest between
+    the two (it moves the ordinary code relative to the loop).
+
+    A profile-guided build keeps its profile: nothing is compiled again (link-time
+    optimisation runs again from the same objects, so the code is the same and only where
+    it sits changes).  The binary, ``python-layout-<shift>`` beside ``python``,
+    runs from the build directory as ``python`` does and is reused until the build changes.
+    """
+    before, after = split_shift(shift)
+    obj = res.python.parent
+    name = f"{res.python.name}-layout-{shift}"
+    binary = obj / name
+    probe = obj / f"quicken-layout-probe-{shift}.o"
+    if binary.is_file() and binary.stat().st_mtime_ns >= res.python.stat().st_mtime_ns:
+        return binary
+    require_tools()
+    log = obj.parent / "relink.log"
+    env = build_env(cfg, cfg.build_config(res.config))
+    source = probe.with_suffix(".s")
+    source.write_text(probe_assembly(before, after))
+    report(f"relink {res.target} ({res.config}) with a layout probe of {before}+{after} bytes")
+    status = _run_logged([shutil.which("gcc") or "cc", "-c", "-o", str(probe), str(source)], obj, env, log,
+                         lambda _: None)
+    if status != 0:
+        raise failure(f"relink {res.target}: assembling the layout probe", log, obj, env)
+    binary.unlink(missing_ok=True)
+    compiled: list[str] = []
+
+    def on_line(line: str) -> None:
+        if _COMPILE.match(line):
+            compiled.append(line)
+
+    make = ["make", f"-j{cfg.job_count}", f"BUILDPYTHON={name}", f"LDFLAGS_NODIST={probe}", name]
+    status = _run_logged(make, obj, env, log, on_line)
+    if status != 0 or not binary.is_file():
+        binary.unlink(missing_ok=True)
+        raise failure(f"relink {res.target} ({res.config})", log, obj, env)
+    if compiled:  # made with other flags than the build's (a profile-guided build's profile-use flags)
+        binary.unlink()
+        raise BuildError(f"relink {res.target} ({res.config}): make compiled {len(compiled)} units again, "
+                         "so the relinked interpreter would not hold the build's code",
+                         f"build {res.target} again (quicken build --force), then relink; log: {log}")
+    was, now = (symbol_address(b, LOOP_SYMBOL) for b in (res.python, binary))
+    if was is not None and now is not None:
+        report(f"relink {res.target} ({res.config}): the interpreter loop moved by {now - was} bytes")
+    return binary
+
+
 def read_stamp_any(slot: Path) -> Stamp | None:
     """The configuration the obj directory was last configured with, even if its build failed."""
     return read_stamp(slot, "last.json")

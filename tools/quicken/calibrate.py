@@ -31,6 +31,11 @@ The probe commit is made aside (its own index, author and date fixed, so the
 same target and shift give the same commit and the build is cached) and kept
 under ``refs/quicken/calibrate/``; the work tree and branch are not touched.
 
+A profile-guided configuration is probed without a probe commit (:func:`relinks`):
+its builds are linked again from their own objects with the probe's bytes in an
+object of their own (:func:`build.relink`), ahead of the hot code and between
+the hot and the ordinary code, the same two moves without a new profile.
+
 The same probes also take the layout out of a comparison: ``quicken bench
 --layouts`` (and the gate, for the results it disputes) measures base and head
 again with both interpreter loops moved alike, and judges each benchmark across
@@ -51,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from . import bench, build, compare, pyperf_api
+from .build import CACHE_LINE, split_shift
 from .config import Config
 from .errors import QuickenError
 from .gitutil import PIN_IDENTITY
@@ -60,15 +66,7 @@ Report = Callable[[str], None]
 CEVAL = "Python/ceval.c"
 SPECIALIZE = "Python/specialize.c"
 PROBE_REF = "refs/quicken/calibrate/"
-CACHE_LINE = 64
 _ANCHOR = re.compile(r"^PyObject\* _Py_HOT_FUNCTION\n_PyEval_EvalFrameDefault\(", re.MULTILINE)
-
-
-def split_shift(shift: int) -> tuple[int, int]:
-    """``shift`` as (bytes before the interpreter loop, bytes after it): ``1040`` -> (16, 1024)."""
-    if not 1 <= shift <= 4096:
-        raise QuickenError(f"--shift {shift}: choose a number of bytes from 1 to 4096")
-    return shift % CACHE_LINE, shift - shift % CACHE_LINE
 
 
 def _probe(name: str, size: int, where: str) -> str:
@@ -151,13 +149,26 @@ class Calibration:
         return max(changes, key=lambda c: abs(c[1])) if changes else None
 
 
+def relinks(cfg: Config, config_name: str | None) -> bool:
+    """Whether layouts of ``config_name`` are probed by relinking its builds (:func:`build.relink`)
+    rather than by building probe commits: a profile-guided build of a probe commit trains a
+    new profile, 12 to 18 minutes here, and another profile is another difference."""
+    return "--enable-optimizations" in cfg.build_config(config_name).configure
+
+
 def run(cfg: Config, target: str = "baseline", shift: int = 48, suite_spec: str = "quick",
         config_name: str | None = None, overrides: dict[str, object] | None = None,
         report: Report = lambda _: None) -> Calibration:
-    commit, probe = probe_commit(cfg, target, shift)
-    report(f"calibrate: {target} ({commit[:12]}) vs its layout probe {probe[:12]} (+{shift} bytes)")
+    if relinks(cfg, config_name):
+        _, commit, _ = build.resolve(cfg, target)
+        probe, relink = commit, (0, shift)
+        report(f"calibrate: {target} ({commit[:12]}) vs itself relinked with a layout probe (+{shift} bytes)")
+    else:
+        commit, probe = probe_commit(cfg, target, shift)
+        relink = (0, 0)
+        report(f"calibrate: {target} ({commit[:12]}) vs its layout probe {probe[:12]} (+{shift} bytes)")
     result = bench.run(cfg, commit, probe, suite_spec, "both", config_name, overrides=overrides,
-                       report=report, labels=(target, f"{target}+{shift}B"))
+                       report=report, labels=(target, f"{target}+{shift}B"), relink=relink)
     return Calibration(target, shift, result, cfg.validate.max_wall_slowdown)
 
 
@@ -258,11 +269,16 @@ def recheck(
     assert first.comparison is not None
     spec = ",".join(names) if names is not None else first.suite
     ratios: dict[str, list[float]] = {}
+    relinked = relinks(cfg, config_name)
     for shift in shifts:
-        (_, base), (_, head) = (probe_commit(cfg, target, shift) for target in targets)
+        if relinked:
+            (base, head), relink = targets, (shift, shift)
+        else:
+            (_, base), (_, head) = (probe_commit(cfg, target, shift) for target in targets)
+            relink = (0, 0)
         again = bench.run(cfg, base, head, spec, "wall", config_name, overrides=overrides,
                           output=out / f"shift-{shift}", report=report,
-                          labels=(f"{labels[0]}+{shift}B", f"{labels[1]}+{shift}B"))
+                          labels=(f"{labels[0]}+{shift}B", f"{labels[1]}+{shift}B"), relink=relink)
         assert again.comparison is not None
         for row in again.comparison.rows:
             ratios.setdefault(row.name, []).append(row.ratio)
