@@ -436,3 +436,23 @@ def test_relinking_refuses_to_compile_anything_again(project: S.Project) -> None
     with pytest.raises(BuildError, match=r"relink baseline \(release\): make compiled 1 units again"):
         build.relink(project.cfg(), res, 1040, lambda _: None)
     assert not (res.python.parent / "python-layout-1040").exists()
+
+
+def test_an_interrupted_relink_leaves_nothing_to_reuse(
+        project: S.Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = linked_build(project)
+    real = build._run_logged
+
+    def interrupted(argv: list[str], *args: object) -> int:
+        real(argv, *args)  # type: ignore[arg-type]
+        if argv[0] == "make":  # the link wrote its output, then the user pressed ^C
+            raise KeyboardInterrupt
+        return 0
+
+    monkeypatch.setattr(build, "_run_logged", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build.relink(project.cfg(), res, 1040, lambda _: None)
+    assert not (res.python.parent / "python-layout-1040").exists()
+    monkeypatch.undo()
+    relinked = build.relink(project.cfg(), res, 1040, lambda _: None)
+    assert distance(res.python, relinked, "ordinary_function") == 1040

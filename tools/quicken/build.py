@@ -626,7 +626,8 @@ def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
     """``res``'s interpreter linked again, from the same objects, with a layout probe of
     ``shift`` bytes (:func:`split_shift`): the part below a cache line ahead of all hot and
     ordinary code (it moves the interpreter loop within its cache line), the rest between
-    the two (it moves the ordinary code relative to the loop).
+    the two (it moves the ordinary code relative to the loop; with a profile, the functions
+    the training run found hot sit with the loop and move with it).
 
     A profile-guided build keeps its profile: nothing is compiled again (link-time
     optimisation runs again from the same objects, so the code is the same and only where
@@ -650,23 +651,26 @@ def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
                          lambda _: None)
     if status != 0:
         raise failure(f"relink {res.target}: assembling the layout probe", log, obj, env)
-    binary.unlink(missing_ok=True)
+    partial = obj / f"{name}.partial"  # an interrupted link must not pass for a finished one
+    partial.unlink(missing_ok=True)
     compiled: list[str] = []
 
     def on_line(line: str) -> None:
         if _COMPILE.match(line):
             compiled.append(line)
 
-    make = ["make", f"-j{cfg.job_count}", f"BUILDPYTHON={name}", f"LDFLAGS_NODIST={probe}", name]
+    make = ["make", f"-j{cfg.job_count}", f"BUILDPYTHON={partial.name}", f"LDFLAGS_NODIST={probe}",
+            partial.name]
     status = _run_logged(make, obj, env, log, on_line)
-    if status != 0 or not binary.is_file():
-        binary.unlink(missing_ok=True)
+    if status != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
         raise failure(f"relink {res.target} ({res.config})", log, obj, env)
     if compiled:  # made with other flags than the build's (a profile-guided build's profile-use flags)
-        binary.unlink()
+        partial.unlink()
         raise BuildError(f"relink {res.target} ({res.config}): make compiled {len(compiled)} units again, "
                          "so the relinked interpreter would not hold the build's code",
                          f"build {res.target} again (quicken build --force), then relink; log: {log}")
+    os.replace(partial, binary)
     was, now = (symbol_address(b, LOOP_SYMBOL) for b in (res.python, binary))
     if was is not None and now is not None:
         report(f"relink {res.target} ({res.config}): the interpreter loop moved by {now - was} bytes")

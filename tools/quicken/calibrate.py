@@ -34,7 +34,8 @@ under ``refs/quicken/calibrate/``; the work tree and branch are not touched.
 A profile-guided configuration is probed without a probe commit (:func:`relinks`):
 its builds are linked again from their own objects with the probe's bytes in an
 object of their own (:func:`build.relink`), ahead of the hot code and between
-the hot and the ordinary code, the same two moves without a new profile.
+the hot and the ordinary code: the same two moves without a new profile, except
+that the functions the profile found hot sit with the loop and move with it.
 
 The same probes also take the layout out of a comparison: ``quicken bench
 --layouts`` (and the gate, for the results it disputes) measures base and head
