@@ -373,7 +373,7 @@ def build_env(cfg: Config, bc: BuildConfig) -> dict[str, str]:
     env["CFLAGS_NODIST"] = (env.get("CFLAGS_NODIST", "") + " -MMD").strip()
     for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH", "PYTHONHOME", "MAKEFLAGS"):
         env.pop(key, None)
-    if "--enable-optimizations" in bc.configure:
+    if bc.profile_guided:
         env["CCACHE_DISABLE"] = "1"  # also where an older configure recorded CC="ccache gcc"
     elif shutil.which("ccache") and "CC" not in os.environ:
         env["CC"] = "ccache gcc"

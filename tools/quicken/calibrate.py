@@ -154,7 +154,7 @@ def relinks(cfg: Config, config_name: str | None) -> bool:
     """Whether layouts of ``config_name`` are probed by relinking its builds (:func:`build.relink`)
     rather than by building probe commits: a profile-guided build of a probe commit trains a
     new profile, 12 to 18 minutes here, and another profile is another difference."""
-    return "--enable-optimizations" in cfg.build_config(config_name).configure
+    return cfg.build_config(config_name).profile_guided
 
 
 def run(cfg: Config, target: str = "baseline", shift: int = 48, suite_spec: str = "quick",

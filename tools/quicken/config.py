@@ -147,6 +147,11 @@ class BuildConfig:
         return [f.ident for f in self.fixups]
 
     @property
+    def profile_guided(self) -> bool:
+        """Built with a training run's profile (``--enable-optimizations``)."""
+        return "--enable-optimizations" in self.configure
+
+    @property
     def identity(self) -> list[str]:
         """What makes two builds of one tree the same: configure arguments and fixups."""
         return [*self.configure, *(f"fixup:{ident}" for ident in self.fixup_idents)]
