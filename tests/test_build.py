@@ -386,11 +386,11 @@ Programs/python.o: python.c
 """
 
 
-def linked_build(p: S.Project) -> build.BuildResult:
+def linked_build(p: S.Project, source: str = LINKED_C, makefile: str = LINKED_MAKEFILE) -> build.BuildResult:
     obj = p.builds / "release" / "baseline" / "obj"
     obj.mkdir(parents=True)
-    (obj / "python.c").write_text(LINKED_C)
-    (obj / "Makefile").write_text(LINKED_MAKEFILE)
+    (obj / "python.c").write_text(source)
+    (obj / "Makefile").write_text(makefile)
     env = build.build_env(p.cfg(), build.BuildConfig("release", ()))
     subprocess.run(["make", "-s"], cwd=obj, check=True, env=env)
     return build.BuildResult("baseline", "release", "c" * 40, "t" * 40, obj / "python", False, 0.0, None)
@@ -414,7 +414,7 @@ def test_relinking_moves_the_code_and_changes_nothing_else(project: S.Project) -
                                                                            "ordinary_function")}
     # 16 bytes ahead of all code, 1024 between the hot code and the ordinary code
     assert moved == {"_PyEval_EvalFrameDefault": 16, "ordinary_function": 1040}
-    assert "relink baseline (release): the interpreter loop moved by 16 bytes" in messages
+    assert "relink baseline (release): moved _PyEval_EvalFrameDefault by 16 bytes" in messages
     # the code itself is the same: only the probe's bytes are new
     sizes = [subprocess.run(["size", "-A", str(b)], capture_output=True, text=True, check=True).stdout
              for b in (res.python, relinked)]
@@ -456,3 +456,67 @@ def test_an_interrupted_relink_leaves_nothing_to_reuse(
     monkeypatch.undo()
     relinked = build.relink(project.cfg(), res, 1040, lambda _: None)
     assert distance(res.python, relinked, "ordinary_function") == 1040
+
+
+# As a profile-guided build: link-time optimisation of the whole program (CPython's
+# -flto-partition=none), several hot functions -- what a training profile makes hot.
+HOT_NAMES = ("_PyEval_EvalFrameDefault", "hot_a", "hot_b", "hot_c", "hot_d")
+LTO_C = "".join(f"__attribute__((hot, noinline)) int {n}(int x) {{ return x * {i + 3} + 1; }}\n"
+                for i, n in enumerate(HOT_NAMES)) + """\
+__attribute__((noinline)) int ordinary_function(int x) { return x - 1; }
+int main(int argc, char **argv)
+{ (void)argv; return ordinary_function(_PyEval_EvalFrameDefault(argc) + hot_a(argc) + hot_b(argc)
+  + hot_c(argc) + hot_d(argc)) == 29 ? 0 : 1; }
+"""
+LTO_MAKEFILE = (LINKED_MAKEFILE
+                .replace("$(CC) $(LDFLAGS_NODIST)", "$(CC) -flto -flto-partition=none $(LDFLAGS_NODIST)")
+                .replace("-O2 -c", "-O2 -flto -ffat-lto-objects -c"))
+
+
+def placed(binary: Path, names: tuple[str, ...]) -> list[str]:
+    """``names`` in the order of their addresses in ``binary``."""
+    return sorted(names, key=lambda n: build.symbol_address(binary, n) or -1)
+
+
+def test_relinking_orders_the_hot_functions_by_layout(project: S.Project) -> None:
+    res = linked_build(project, LTO_C, LTO_MAKEFILE)
+    messages: list[str] = []
+    sections = [f".text.hot.{n}" for n in HOT_NAMES]
+    orders = {}
+    for shift in (1040, 2080):
+        relinked = build.relink(project.cfg(), res, shift, messages.append)
+        assert subprocess.run([str(relinked)], check=False).returncode == 0
+        expected = [s.removeprefix(".text.hot.") for s in build.hot_order(sections, shift)]
+        orders[shift] = placed(relinked, HOT_NAMES)
+        assert orders[shift] == expected
+        before, after = build.split_shift(shift)
+        assert (f"relink baseline (release) with a layout probe of {before}+{after} bytes and "
+                f"5 hot functions in the order of layout {shift}") in messages
+    assert orders[1040] != orders[2080]  # each layout its own order
+    # the sections were learnt by one link, kept beside the build; its map and binary are not
+    assert sum("linking once with a section per function" in m for m in messages) == 1
+    obj = res.python.parent
+    assert sorted((obj / "quicken-hot-sections.txt").read_text().split()) == sorted(sections)
+    assert not (obj / "quicken-sections.map").exists() and not (obj / "python-sections").exists()
+    # the ordinary code still moves by the probe (each hot function here takes 16 bytes in any order)
+    ordinary = [distance(res.python, build.relink(project.cfg(), res, shift, messages.append),
+                         "ordinary_function") for shift in (1040, 2080)]
+    assert ordinary[1] - ordinary[0] == 1024 + 16
+
+
+def test_a_layout_orders_shared_hot_functions_alike_in_every_build() -> None:
+    # base and head have different hot functions; those both have come in the same order
+    base = [f".text.hot.f{i}" for i in range(40)]
+    head = [*base[5:], ".text.hot.added", ".text.hot.f7.part.0"]
+    in_both = set(base) & set(head)
+    assert [n for n in build.hot_order(base, 1040) if n in in_both] \
+        == [n for n in build.hot_order(head, 1040) if n in in_both]
+    assert build.hot_order(base, 1040) != build.hot_order(base, 2080) != sorted(base)
+
+
+def test_an_ordering_needs_the_linkers_hot_text_line() -> None:
+    script = "SECTIONS\n{\n  .text :\n  {\n    *(.text.hot .text.hot.*)\n    *(.text)\n  }\n}\n"
+    assert build.ordering_script(script, [".text.hot.b", ".text.hot.a"]).splitlines()[4:7] == [
+        "    *(.text.hot.b)", "    *(.text.hot.a)", "    *(.text.hot .text.hot.*)"]
+    with pytest.raises(BuildError, match=r"has 0 lines '\*\(\.text\.hot \.text\.hot\.\*\)', not one"):
+        build.ordering_script(script.replace(".text.hot .text.hot.*", ".text.hot"), [])

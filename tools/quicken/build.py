@@ -32,13 +32,14 @@ gcc stops with -Werror=coverage-mismatch on the first object.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -622,46 +623,50 @@ def symbol_address(binary: Path, symbol: str) -> int | None:
     return None
 
 
-def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
-    """``res``'s interpreter linked again, from the same objects, with a layout probe of
-    ``shift`` bytes (:func:`split_shift`): the part below a cache line ahead of all hot and
-    ordinary code (it moves the interpreter loop within its cache line), the rest between
-    the two (it moves the ordinary code relative to the loop; with a profile, the functions
-    the training run found hot sit with the loop and move with it).
+#: The line of GNU ld's default script that collects the hot functions' code.
+HOT_TEXT_LINE = "*(.text.hot .text.hot.*)"
+_HOT_SECTION = re.compile(r"^ (\.text\.hot\.[\w.$]+)(?:\s|$)")
+_SCRIPT_RULE = "=" * 50  # ld --verbose prints its script between two such lines
 
-    A profile-guided build keeps its profile: nothing is compiled again (link-time
-    optimisation runs again from the same objects, so the code is the same and only where
-    it sits changes).  The binary, ``python-layout-<shift>`` beside ``python``,
-    runs from the build directory as ``python`` does and is reused until the build changes.
-    """
-    before, after = split_shift(shift)
+
+def hot_order(names: Sequence[str], shift: int) -> list[str]:
+    """``names`` (hot functions' sections) in the order of layout ``shift``: sorted by a hash of
+    the shift and the name, so a layout is an arbitrary order that is the same for every build
+    (two builds' shared hot functions come in the same relative order)."""
+    return sorted(names, key=lambda name: hashlib.sha256(f"{shift}:{name}".encode()).digest())
+
+
+def ordering_script(default: str, hot: Sequence[str]) -> str:
+    """``default`` (ld's script) with ``hot``'s sections placed one by one, in that order, where it
+    places all hot functions' code; sections not named follow in the linker's order."""
+    lines = default.splitlines()
+    at = [i for i, line in enumerate(lines) if line.strip() == HOT_TEXT_LINE]
+    if len(at) != 1:
+        raise BuildError(f"relink: ld's linker script has {len(at)} lines {HOT_TEXT_LINE!r}, not one, "
+                         "so the hot functions cannot be ordered",
+                         "relinked layouts need GNU ld (binutils); see relink.log for the script it printed")
+    indent = lines[at[0]][: len(lines[at[0]]) - len(lines[at[0]].lstrip())]
+    placed = [f"{indent}*({name})" for name in hot]
+    return "\n".join(lines[: at[0]] + placed + lines[at[0]:]) + "\n"
+
+
+def _link(cfg: Config, res: BuildResult, name: str, ldflags: Sequence[str], env: dict[str, str], log: Path,
+          on_line: Callable[[str], None] = lambda _: None) -> Path:
+    """``res``'s interpreter linked again as ``name`` beside it by its own Makefile, with
+    ``ldflags`` added, from the build's objects: if make would compile anything, nothing is kept."""
     obj = res.python.parent
-    name = f"{res.python.name}-layout-{shift}"
-    binary = obj / name
-    probe = obj / f"quicken-layout-probe-{shift}.o"
-    if binary.is_file() and binary.stat().st_mtime_ns >= res.python.stat().st_mtime_ns:
-        return binary
-    require_tools()
-    log = obj.parent / "relink.log"
-    env = build_env(cfg, cfg.build_config(res.config))
-    source = probe.with_suffix(".s")
-    source.write_text(probe_assembly(before, after))
-    report(f"relink {res.target} ({res.config}) with a layout probe of {before}+{after} bytes")
-    status = _run_logged([shutil.which("gcc") or "cc", "-c", "-o", str(probe), str(source)], obj, env, log,
-                         lambda _: None)
-    if status != 0:
-        raise failure(f"relink {res.target}: assembling the layout probe", log, obj, env)
     partial = obj / f"{name}.partial"  # an interrupted link must not pass for a finished one
     partial.unlink(missing_ok=True)
     compiled: list[str] = []
 
-    def on_line(line: str) -> None:
+    def seen(line: str) -> None:
         if _COMPILE.match(line):
             compiled.append(line)
+        on_line(line)
 
-    make = ["make", f"-j{cfg.job_count}", f"BUILDPYTHON={partial.name}", f"LDFLAGS_NODIST={probe}",
-            partial.name]
-    status = _run_logged(make, obj, env, log, on_line)
+    make = ["make", f"-j{cfg.job_count}", f"BUILDPYTHON={partial.name}",
+            f"LDFLAGS_NODIST={' '.join(ldflags)}", partial.name]
+    status = _run_logged(make, obj, env, log, seen)
     if status != 0 or not partial.is_file():
         partial.unlink(missing_ok=True)
         raise failure(f"relink {res.target} ({res.config})", log, obj, env)
@@ -670,10 +675,91 @@ def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
         raise BuildError(f"relink {res.target} ({res.config}): make compiled {len(compiled)} units again, "
                          "so the relinked interpreter would not hold the build's code",
                          f"build {res.target} again (quicken build --force), then relink; log: {log}")
+    binary = obj / name
     os.replace(partial, binary)
-    was, now = (symbol_address(b, LOOP_SYMBOL) for b in (res.python, binary))
-    if was is not None and now is not None:
-        report(f"relink {res.target} ({res.config}): the interpreter loop moved by {now - was} bytes")
+    return binary
+
+
+def _fresh(path: Path, *sources: Path) -> bool:
+    """Whether ``path`` exists and is not older than any of ``sources`` (all of which exist)."""
+    return path.is_file() and all(src.is_file() and path.stat().st_mtime_ns >= src.stat().st_mtime_ns
+                                  for src in sources)
+
+
+def _hot_sections(cfg: Config, res: BuildResult, env: dict[str, str], log: Path,
+                  report: Report) -> tuple[list[str], str]:
+    """The sections of ``res``'s hot functions when each function has its own, and the script
+    GNU ld links it with: learnt from one link with ``-ffunction-sections`` and a link map,
+    kept beside the build until it changes."""
+    obj = res.python.parent
+    names_file, script_file = obj / "quicken-hot-sections.txt", obj / "quicken-link.ld"
+    if _fresh(names_file, res.python) and _fresh(script_file, res.python):
+        return names_file.read_text().split(), script_file.read_text()
+    report(f"relink {res.target} ({res.config}): linking once with a section per function, to learn "
+           "which functions are hot")
+    link_map = obj / "quicken-sections.map"
+    printed: list[str] = []
+    learnt = _link(cfg, res, f"{res.python.name}-sections",
+                   ["-ffunction-sections", f"-Wl,-Map={link_map}", "-Wl,--verbose"], env, log, printed.append)
+    learnt.unlink()
+    rules = [i for i, line in enumerate(printed) if line.strip() == _SCRIPT_RULE]
+    if len(rules) < 2:
+        raise BuildError(f"relink {res.target} ({res.config}): the linker printed no linker script "
+                         "with --verbose", f"relinked layouts need GNU ld (binutils); log: {log}")
+    script = "".join(printed[rules[0] + 1: rules[1]])
+    ordering_script(script, [])  # refuses a script without the hot functions' line now, not per layout
+    text = link_map.read_text(errors="replace")
+    memory_map = text[text.find("Linker script and memory map"):]  # not the discarded sections
+    names = list(dict.fromkeys(m.group(1) for line in memory_map.splitlines()
+                               if (m := _HOT_SECTION.match(line))))
+    link_map.unlink()
+    names_file.write_text("".join(f"{n}\n" for n in names))
+    script_file.write_text(script)
+    return names, script
+
+
+def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
+    """``res``'s interpreter linked again, from the same objects, at layout ``shift``: a probe of
+    ``shift`` bytes (:func:`split_shift`), the part below a cache line ahead of all hot and
+    ordinary code, the rest between the two (it moves the ordinary code relative to the hot
+    code), and the hot functions -- with a profile, every function the training run found hot
+    and the interpreter loop's entry (its body is its cold part, behind the probe's first
+    part) -- in the order :func:`hot_order` gives them for ``shift``.
+
+    A profile-guided build keeps its profile: nothing is compiled again (link-time
+    optimisation runs again from the same objects, each function in a section of its own so
+    the linker can order them; the code is the same but for the encoding of jumps between
+    functions, a short ``jmp`` becoming a long one).  The binary, ``python-layout-<shift>``
+    beside ``python``, runs from the build directory as ``python`` does and is reused until
+    the build changes.
+    """
+    before, after = split_shift(shift)
+    obj = res.python.parent
+    name = f"{res.python.name}-layout-{shift}"
+    ordered = obj / f"quicken-layout-{shift}.ld"
+    if _fresh(obj / name, ordered, res.python):  # linked from this build, in this layout's order
+        return obj / name
+    require_tools()
+    log = obj.parent / "relink.log"
+    env = build_env(cfg, cfg.build_config(res.config))
+    hot, script = _hot_sections(cfg, res, env, log, report)
+    probe, source = obj / f"quicken-layout-probe-{shift}.o", obj / f"quicken-layout-probe-{shift}.s"
+    source.write_text(probe_assembly(before, after))
+    ordered.write_text(ordering_script(script, hot_order(hot, shift)))
+    report(f"relink {res.target} ({res.config}) with a layout probe of {before}+{after} bytes and "
+           f"{len(hot)} hot functions in the order of layout {shift}")
+    status = _run_logged([shutil.which("gcc") or "cc", "-c", "-o", str(probe), str(source)], obj, env, log,
+                         lambda _: None)
+    if status != 0:
+        raise failure(f"relink {res.target}: assembling the layout probe", log, obj, env)
+    binary = _link(cfg, res, name, [str(probe), "-ffunction-sections", f"-Wl,-T,{ordered}"], env, log)
+    moves = []
+    for part in (LOOP_SYMBOL, f"{LOOP_SYMBOL}.cold"):  # with a profile the loop's body is its cold part
+        was, now = (symbol_address(b, part) for b in (res.python, binary))
+        if was is not None and now is not None:
+            moves.append(f"{part} by {now - was}")
+    if moves:
+        report(f"relink {res.target} ({res.config}): moved {', '.join(moves)} bytes")
     return binary
 
 

@@ -34,8 +34,13 @@ under ``refs/quicken/calibrate/``; the work tree and branch are not touched.
 A profile-guided configuration is probed without a probe commit (:func:`relinks`):
 its builds are linked again from their own objects with the probe's bytes in an
 object of their own (:func:`build.relink`), ahead of the hot code and between
-the hot and the ordinary code: the same two moves without a new profile, except
-that the functions the profile found hot sit with the loop and move with it.
+the hot and the ordinary code: the same two moves without a new profile.  With a
+profile, every function the training run found hot sits in one block (the
+loop's body, its cold part, sits ahead of the block, behind the probe's first
+part), so the relink also lays that block out in an order of the shift's own
+(:func:`build.hot_order`, the same for both sides' shared functions): which hot
+functions share cache sets and predictor slots with the loop and each other is
+the layout effect a probe alone would not move there.
 
 The same probes also take the layout out of a comparison: ``quicken bench
 --layouts`` (and the gate, for the results it disputes) measures base and head
