@@ -6,6 +6,7 @@ import difflib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -520,3 +521,25 @@ def test_an_ordering_needs_the_linkers_hot_text_line() -> None:
         "    *(.text.hot.b)", "    *(.text.hot.a)", "    *(.text.hot .text.hot.*)"]
     with pytest.raises(BuildError, match=r"has 0 lines '\*\(\.text\.hot \.text\.hot\.\*\)', not one"):
         build.ordering_script(script.replace(".text.hot .text.hot.*", ".text.hot"), [])
+
+
+@pytest.mark.parametrize("printed, message", [
+    ([], r"the linker printed no linker script with --verbose"),
+    (["=" * 50 + "\n", "SECTIONS {\n", "  *(.text.hot .text.hot.*)\n", "}\n", "=" * 50 + "\n"],
+     r"the linker wrote no link map"),
+], ids=["no-script", "no-map"])
+def test_a_linker_that_does_not_say_what_it_did_is_refused(
+        project: S.Project, monkeypatch: pytest.MonkeyPatch, printed: list[str], message: str) -> None:
+    res = linked_build(project)
+
+    def link(cfg: object, res: build.BuildResult, name: str, ldflags: object, env: object, log: object,
+             on_line: Callable[[str], None] = lambda _: None) -> Path:
+        for line in printed:
+            on_line(line)
+        (res.python.parent / name).write_bytes(b"")
+        return res.python.parent / name
+
+    monkeypatch.setattr(build, "_link", link)
+    with pytest.raises(BuildError, match=message):
+        build.relink(project.cfg(), res, 1040, lambda _: None)
+    assert not (res.python.parent / "python-layout-1040").exists()

@@ -708,6 +708,9 @@ def _hot_sections(cfg: Config, res: BuildResult, env: dict[str, str], log: Path,
                          "with --verbose", f"relinked layouts need GNU ld (binutils); log: {log}")
     script = "".join(printed[rules[0] + 1: rules[1]])
     ordering_script(script, [])  # refuses a script without the hot functions' line now, not per layout
+    if not link_map.is_file():
+        raise BuildError(f"relink {res.target} ({res.config}): the linker wrote no link map ({link_map})",
+                         f"relinked layouts need GNU ld (binutils); log: {log}")
     text = link_map.read_text(errors="replace")
     memory_map = text[text.find("Linker script and memory map"):]  # not the discarded sections
     names = list(dict.fromkeys(m.group(1) for line in memory_map.splitlines()
