@@ -731,8 +731,8 @@ def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
 
     A profile-guided build keeps its profile: nothing is compiled again (link-time
     optimisation runs again from the same objects, each function in a section of its own so
-    the linker can order them; the code is the same but for the encoding of jumps between
-    functions, a short ``jmp`` becoming a long one).  The binary, ``python-layout-<shift>``
+    the linker can order them; the instructions are the same, but a short ``jmp`` between
+    functions can become a long one and alignment padding can change).  The binary, ``python-layout-<shift>``
     beside ``python``, runs from the build directory as ``python`` does and is reused until
     the build changes.
     """
