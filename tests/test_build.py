@@ -91,6 +91,44 @@ def test_changed_file_rebuilds_incrementally(applied: S.Project) -> None:
     assert "-o python" in log
 
 
+def test_a_build_system_change_builds_afresh(applied: S.Project) -> None:
+    """CPython's objects do not depend on its Makefile: a changed rule must reach them anyway."""
+    do_build(applied, "patched")
+    path = applied.worktree / "configure"
+    path.write_text(path.read_text() + "printf '\\t@echo rules v2 > rules.txt\\n' >> Makefile\n")
+    applied.git("commit", "-q", "-am", "a new build rule")
+    messages: list[str] = []
+    second = do_build(applied, "patched", messages)
+    assert (second.python.parent / "rules.txt").read_text() == "rules v2\n"
+    assert "build patched (release): building afresh: the build system changed (configure)" in [
+        m.rsplit(" [", 1)[0] for m in messages]
+    # a change outside the build system stays incremental
+    path = applied.worktree / "Programs/python.c"
+    path.write_text(S.replace(path.read_text(), "fake python 3.99.0", "fake python 3.99.0+"))
+    applied.git("commit", "-q", "-am", "touch python.c")
+    third = do_build(applied, "patched")
+    assert third.log is not None and "configure: srcdir=" not in third.log.read_text()
+
+
+def test_a_profile_guided_build_of_a_new_tree_profiles_it_afresh(applied: S.Project) -> None:
+    pgo = 'release = []\npgo = ["--enable-optimizations"]'
+    applied.config_file.write_text(applied.config_file.read_text().replace("release = []", pgo))
+    build.build_one(applied.cfg(), "patched", "pgo", lambda _: None)
+    obj = applied.builds / "pgo" / "patched" / "obj"
+    (obj / "profile-run-stamp").touch()  # the training run's mark: its profile is kept beside it
+    again = build.build_one(applied.cfg(), "patched", "pgo", lambda _: None)
+    assert again.cached and (obj / "profile-run-stamp").exists()
+    path = applied.worktree / "Programs/python.c"
+    path.write_text(S.replace(path.read_text(), "fake python 3.99.0", "fake python 3.99.0+"))
+    applied.git("commit", "-q", "-am", "touch python.c")
+    messages: list[str] = []
+    changed = build.build_one(applied.cfg(), "patched", "pgo", messages.append)
+    assert not (obj / "profile-run-stamp").exists()
+    assert changed.log is not None and "configure: srcdir=" in changed.log.read_text()
+    assert any("building afresh: the tree changed and a profile-guided build must profile" in m
+               for m in messages)
+
+
 def test_force_rebuilds(applied: S.Project) -> None:
     do_build(applied, "baseline")
     again = do_build(applied, "baseline", force=True)

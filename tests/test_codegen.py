@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,11 +21,19 @@ JUMP = "jmp 1f\\n\\tnop\\n1:\\tnop\\n\\tnop\\n\\tnop\\n\\tnop\\n\\tnop"
 
 PROGRAM = """
 #include <stdio.h>
+#include <stdlib.h>
+
+__attribute__((cold, noinline)) static void
+fail(int acc)
+{
+    fprintf(stderr, "fail %%d\\n", acc);
+    exit(3);
+}
 
 int
 run(const unsigned char *code, int n)
 {
-    static void *opcode_targets[4] = {&&op_add, &&op_triple, &&op_spilled, &&op_halt};
+    static void *opcode_targets[5] = {&&op_add, &&op_triple, &&op_spilled, &&op_halt, &&op_rare};
     int acc = 1, i = 0;
 #define DISPATCH() do { if (i >= n) return acc; goto *opcode_targets[code[i++]]; } while (0)
     DISPATCH();
@@ -43,6 +52,9 @@ op_spilled:
 op_halt:
     __asm__ volatile("%(nops)s");
     return acc;
+op_rare:
+    fail(acc);
+    DISPATCH();
 }
 
 int
@@ -55,11 +67,11 @@ main(int argc, char **argv)
 """
 
 
-def compile_program(tmp_path: Path, name: str, *, triple_jumps: bool) -> Path:
+def compile_program(tmp_path: Path, name: str, *, triple_jumps: bool, flags: tuple[str, ...] = ()) -> Path:
     source = tmp_path / f"{name}.c"
     source.write_text(PROGRAM % {"add": JUMP, "triple": JUMP if triple_jumps else NOPS, "nops": NOPS})
     binary = tmp_path / name
-    subprocess.run(["gcc", "-O2", "-fPIE", "-pie", "-o", str(binary), str(source)], check=True)
+    subprocess.run(["gcc", "-O2", *flags, "-fPIE", "-pie", "-o", str(binary), str(source)], check=True)
     assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout == "5\n"
     return binary
 
@@ -86,6 +98,21 @@ def test_changes_name_the_entries_that_gained_or_lost_a_jump(tmp_path: Path) -> 
     assert "TRIPLE (new, " in text and "jmp" in text.splitlines()[-1]
     with pytest.raises(QuickenError, match="NOSUCH: not an opcode of the old build"):
         codegen.render(base, head, ("old", "new"), show=["NOSUCH"])
+
+
+@pytest.mark.parametrize("partition", [True, False])
+def test_entries_in_a_cold_part_are_named(tmp_path: Path, partition: bool) -> None:
+    """GCC's hot/cold partitioning moves RARE, whose block calls a cold function, into ``run.cold``;
+    without it (-fno-reorder-blocks-and-partition) every entry stays in ``run``."""
+    flags = () if partition else ("-fno-reorder-blocks-and-partition",)
+    binary = compile_program(tmp_path, "cold", triple_jumps=False, flags=flags)
+    layout = codegen.read(binary, {**NAMES, 4: "RARE"})
+    if partition:
+        assert layout.in_cold_part() == ["RARE"]
+        assert layout.summary().endswith("; 1 of 5 lie in a cold part (run.cold)")
+    else:
+        assert layout.in_cold_part() == []
+        assert layout.summary().endswith("; 0 of 5 lie in a cold part")
 
 
 def test_a_binary_without_a_dispatch_table_is_a_clear_error(tmp_path: Path) -> None:
@@ -128,5 +155,10 @@ def test_decisions_name_a_spill_flip_in_either_direction_and_new_jumps() -> None
     assert codegen.decisions(registers, _layout(1, ("TRIPLE",))) == [
         "1 entry now jumps to a body placed elsewhere (a taken jump per execution): TRIPLE"]
     assert codegen.decisions(_layout(1, ("TRIPLE",)), registers) == []  # a lost jump costs nothing
+    cold = codegen.Layout(Path("python"), {name: dataclasses.replace(entry, cold="f.cold")
+                                           for name, entry in registers.entries.items()})
+    assert codegen.decisions(cold, registers) == [
+        "0 of 4 entries lie in a cold part (base: 4 of 4): code the compiler judged never executed, "
+        "placed away from the hot code"]
     both = codegen.decisions(registers, _layout(4, ("ADD", "HALT")))
     assert len(both) == 2 and both[1].startswith("2 entries now jump") and both[1].endswith(": ADD, HALT")

@@ -238,3 +238,22 @@ def test_a_whole_loop_patch_on_instruction_counts_alone() -> None:
     grown = G.evaluate_instructions({**counts, "c": (1000, 1010)}, [], LOOP, whole_loop=True)
     assert [r.benchmark for r in grown.failures] == ["c"]
     assert not G.evaluate_instructions({"a": (1000, 990)}, [], LOOP, whole_loop=True).passed
+
+
+def test_a_placement_patch_needs_the_wall_clock_not_fewer_instructions() -> None:
+    """``Quicken-Scope: layout``: the same code in other places; its instruction counts may stay flat
+    but not grow, and the wall-clock rules are those of any whole-loop patch."""
+    flat = [loop_row(r.name, r.ratio, r.significant, 1.002) for r in suite_rows()]
+    assert not G.evaluate(flat, [], LOOP, whole_loop=True).passed
+    verdict = G.evaluate(flat, [], LOOP, whole_loop=True, placement=True)
+    assert verdict.passed, verdict.render()
+    assert str(verdict.rules[1]) == ("instructions +0.20% (20 benchmarks) — suite instructions not > +0.5% "
+                                     "(geometric mean; a placement change): pass")
+    grown = [loop_row(r.name, r.ratio, r.significant, 1.006) for r in suite_rows()]
+    failures = G.evaluate(grown, [], LOOP, whole_loop=True, placement=True).failures
+    assert [r.detail for r in failures if r.benchmark is None] == ["instructions +0.60% (20 benchmarks)"]
+    slow = [loop_row(r.name, 0.99, False, 1.0) for r in suite_rows()]
+    assert "speedup 1.010x < 1.020x" in G.evaluate(slow, [], LOOP, whole_loop=True, placement=True).render()
+    counts = {"a": (1000, 1001), "b": (1000, 1000)}
+    assert G.evaluate_instructions(counts, [], LOOP, whole_loop=True, placement=True).passed
+    assert not G.evaluate_instructions(counts, [], LOOP, whole_loop=True).passed

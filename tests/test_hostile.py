@@ -113,14 +113,14 @@ def test_bad_scope_trailer_and_a_whole_loop_patch_with_targets(make_project: Cal
     p = make_project([scope])
     line = scope.line_of("Quicken-Scope:")
     assert refused(p, SeriesError).message == (
-        f"{p.patches / scope.name}:{line}: Quicken-Scope: 'everything' is not loop")
+        f"{p.patches / scope.name}:{line}: Quicken-Scope: 'everything' is not loop or layout")
     both = mails.patch("Both", {"README": "y\n"},
                        trailers=("Quicken-Scope: loop", "Quicken-Targets: nbody"))
     p = make_project([both])
     err = refused(p, SeriesError)
     targets, scope_line = both.line_of("Quicken-Targets:"), both.line_of("Quicken-Scope:")
-    assert err.message == (f"{p.patches / both.name}:{targets}: Quicken-Targets on a Quicken-Scope: loop "
-                           f"patch (line {scope_line}): a whole-loop change is judged on the whole suite")
+    assert err.message == (f"{p.patches / both.name}:{targets}: Quicken-Targets on a Quicken-Scope patch "
+                           f"(line {scope_line}): a whole-loop change is judged on the whole suite")
 
 
 # -- 3. unknown config keys and wrong types ----------------------------------------

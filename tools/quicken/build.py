@@ -6,7 +6,12 @@ checkout of the commit made with its own git index, updated with a two-tree
 ``read-tree -m -u`` so only changed files get new mtimes and ``make`` stays
 incremental.  ``stamp.json`` records the tree and configure arguments of the
 last successful build; a build whose tree is already built in any slot of the
-same configuration costs nothing.
+same configuration costs nothing.  Two changes make ``make`` unable to tell
+which objects are out of date, so the obj directory is configured and built
+afresh: a change to the build system (:data:`BUILD_SYSTEM_FILES`: CPython's
+objects do not depend on the Makefile, so a new compile rule or flag would not
+reach them), and any change at all in a profile-guided build (the training run
+must profile the code it optimizes; the old profile would be reused).
 
 Slots named ``rev-<tree>`` are a cache: at most ``[build] keep`` of them stay
 per configuration.  Making a new one removes the least recently used others
@@ -32,6 +37,7 @@ gcc stops with -Werror=coverage-mismatch on the first object.
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import hashlib
 import json
 import os
@@ -383,6 +389,27 @@ def build_env(cfg: Config, bc: BuildConfig) -> dict[str, str]:
     return env
 
 
+#: The files CPython's build rules and compile flags come from (fnmatch patterns).
+BUILD_SYSTEM_FILES = ("Makefile.pre.in", "configure", "configure.ac", "aclocal.m4", "pyconfig.h.in",
+                      "Modules/Setup*", "Modules/makesetup")
+
+
+def afresh_because(g: Git, bc: BuildConfig, previous: Stamp | None, tree: str) -> str | None:
+    """Why the objects built from ``previous.tree`` cannot be updated to ``tree`` by make (None: they can)."""
+    if previous is None or previous.tree == tree:
+        return None
+    if bc.profile_guided:
+        return "the tree changed and a profile-guided build must profile the code it optimizes"
+    status, out, _ = g.run("diff", "--name-only", "--no-renames", "-z", previous.tree, tree, strip=False)
+    if status != 0:
+        return f"the objects' tree {previous.tree[:12]} is not in the repository"
+    rules = [path for path in out.split("\0") if path
+             and any(fnmatch.fnmatchcase(path, pattern) for pattern in BUILD_SYSTEM_FILES)]
+    if rules:
+        return f"the build system changed ({', '.join(rules)})"
+    return None
+
+
 def stale_objects(obj: Path) -> list[Path]:
     """Objects older than a file their compiler-written dependency list names."""
     stale: list[Path] = []
@@ -526,8 +553,12 @@ def build_one(
     obj = slot / "obj"
     env = build_env(cfg, bc)
     previous = read_stamp_any(slot)
+    afresh = afresh_because(g, bc, previous, tree) if (obj / "Makefile").is_file() else None
+    if afresh:
+        say(f"building afresh: {afresh}")
     if (
         force
+        or afresh
         or previous is None
         or previous.configure != configure
         or previous.scheme != SCHEME

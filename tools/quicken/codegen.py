@@ -9,7 +9,11 @@ instructions are added to it, whichever instruction is added:
   spilled to the stack frame, so that every instruction loads and stores it;
 * whether an instruction's entry falls through into its body or jumps to a
   body that GCC placed after another predecessor (the generic instruction's
-  body is also the target of its specializations' deopts).
+  body is also the target of its specializations' deopts);
+* whether an instruction's entry lies in the function's ``.cold`` part, the
+  blocks GCC's hot/cold partitioning (``-freorder-blocks-and-partition``)
+  judged never executed and placed in ``.text.unlikely``, away from the hot
+  code: with a profile, GCC 12 puts every dispatch target of 3.13's loop there.
 
 A patch that adds an unrelated instruction can so make a generic instruction
 slower (a taken jump per execution) while every benchmark executes fewer
@@ -38,6 +42,8 @@ from .errors import QuickenError, ToolMissingError
 WINDOW = 6
 _TABLE = "opcode_targets"
 _SYMBOL = re.compile(rf"^([0-9a-f]+) ([0-9a-f]+) [dD] ({_TABLE}(?:\.\d+)?)$")
+#: A function's cold part as GCC names it: ``f.cold`` (``f.cold.1`` and the like after LTO).
+_COLD = re.compile(r"^([0-9a-f]+) ([0-9a-f]+) [tT] (\S+\.cold(?:\.\d+)?)$")
 _RELATIVE = re.compile(r"^([0-9a-f]+)\s+[0-9a-f]+\s+R_X86_64_RELATIVE\s+([0-9a-f]+)$")
 _INSN = re.compile(r"^\s*([0-9a-f]+):\t(.*)$")
 #: The stack-frame operand of a spilled local: ``(%rsp)`` or ``0x20(%rsp)``.
@@ -56,6 +62,7 @@ class Entry:
     name: str
     address: int
     instructions: tuple[str, ...]
+    cold: str | None = None  # the ``.cold`` part it lies in, if any
 
     @property
     def jumps(self) -> bool:
@@ -81,6 +88,9 @@ class Layout:
     def stack_first(self) -> list[str]:
         return sorted(name for name, entry in self.entries.items() if entry.stack_load_first)
 
+    def in_cold_part(self) -> list[str]:
+        return sorted(name for name, entry in self.entries.items() if entry.cold)
+
     @property
     def spills(self) -> bool:
         """Whether most entries start by reloading a spilled local: the dispatch state lives on the stack."""
@@ -88,9 +98,12 @@ class Layout:
 
     def summary(self) -> str:
         total = len(self.entries)
+        parts = sorted({entry.cold for entry in self.entries.values() if entry.cold})
         return (f"{len(self.behind_jump())} of {total} instruction entries jump within their first "
                 f"{WINDOW} instructions; {len(self.stack_first())} of {total} start with a load from "
-                "the stack frame (a local spilled by the register allocator)")
+                "the stack frame (a local spilled by the register allocator); "
+                f"{len(self.in_cold_part())} of {total} lie in a cold part"
+                + (f" ({', '.join(parts)})" if parts else ""))
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,16 @@ def table_targets(binary: Path) -> list[int]:
     return [slots[i] for i in range(size // 8)]
 
 
+def cold_parts(binary: Path) -> list[tuple[int, int, str]]:
+    """The ``.cold`` parts of the functions of a linked binary: (start, size, name)."""
+    parts = []
+    for line in _run([_tool("nm"), "-S", str(binary)], str(binary)).splitlines():
+        match = _COLD.match(line.strip())
+        if match:
+            parts.append((int(match.group(1), 16), int(match.group(2), 16), match.group(3)))
+    return parts
+
+
 def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW) -> dict[int, tuple[str, ...]]:
     """The first ``window`` instructions at each address (one objdump run over their span)."""
     if not addresses:
@@ -183,7 +206,13 @@ def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout
     targets = table_targets(binary)
     wanted = {op: targets[op] for op in names if op < len(targets)}
     code = disassemble(binary, list(wanted.values()), window)
-    entries = {names[op]: Entry(op, names[op], address, code[address]) for op, address in wanted.items()}
+    parts = cold_parts(binary)
+
+    def part_of(address: int) -> str | None:
+        return next((name for start, size, name in parts if start <= address < start + size), None)
+
+    entries = {names[op]: Entry(op, names[op], address, code[address], part_of(address))
+               for op, address in wanted.items()}
     return Layout(binary, entries)
 
 
@@ -216,6 +245,10 @@ def decisions(base: Layout, head: Layout) -> list[str]:
                  f"stack frame (base: {len(base.stack_first())} of {len(base.entries)})")
         notes.append(f"the dispatch state moved {where}: {loads}; every instruction's cost moves with it, "
                      "whatever the patch changed")
+    if len(base.in_cold_part()) != len(head.in_cold_part()):
+        notes.append(f"{len(head.in_cold_part())} of {len(head.entries)} entries lie in a cold part (base: "
+                     f"{len(base.in_cold_part())} of {len(base.entries)}): code the compiler judged never "
+                     "executed, placed away from the hot code")
     gained = [change.name for change in changes(base, head) if change.gained]
     if gained:
         verb = "entry now jumps" if len(gained) == 1 else "entries now jump"

@@ -313,7 +313,8 @@ def pr_description(ex_title: str, patch: Patch, index: int, total: int, previous
         if targets:
             md.append(f"- target benchmarks: {', '.join(targets)}")
         if patch.whole_loop:
-            md.append("- a whole-loop change: judged on the benchmark suite as a whole")
+            md.append("- a whole-loop change" + (" of code placement" if patch.placement else "")
+                      + ": judged on the benchmark suite as a whole")
         if expected:
             md.append(f"- {expected}")
         md.append("")

@@ -16,6 +16,11 @@ suite as a whole must be faster: the geometric mean of the time ratios by at
 least ``min_target_speedup``, with HPT reliability (:mod:`quicken.hpt`) of at
 least :data:`MIN_RELIABILITY` that head is faster, and the geometric mean of
 the instruction counts lower by at least ``min_target_instruction_reduction``.
+A placement patch (``Quicken-Scope: layout``: compiler options that change
+where the loop's code lies, not what it executes) is judged the same way,
+except that its instruction counts need only not grow (the geometric mean at
+most ``max_instruction_slowdown`` up): callgrind counts what runs, not where it
+lies, so fewer instructions is not its evidence.
 The per-benchmark rules above apply unchanged: a whole-loop gain does not buy
 a slowdown anywhere.
 
@@ -177,8 +182,9 @@ def _check_regression(row: ComparisonRow, th: Thresholds) -> list[RuleResult]:
     return results
 
 
-def _check_suite(rows: Sequence[ComparisonRow], th: Thresholds) -> list[RuleResult]:
-    """A whole-loop patch's two suite rules: faster as a whole (HPT), fewer instructions as a whole."""
+def _check_suite(rows: Sequence[ComparisonRow], th: Thresholds, placement: bool) -> list[RuleResult]:
+    """A whole-loop patch's two suite rules: faster as a whole (HPT), fewer instructions as a whole
+    (a placement patch: not more)."""
     wall_rule = (f"suite ≥ {_pct(th.min_target_speedup)} faster (geometric mean), "
                  f"HPT reliability ≥ {MIN_RELIABILITY:.0%}")
     if not rows:
@@ -202,24 +208,30 @@ def _check_suite(rows: Sequence[ComparisonRow], th: Thresholds) -> list[RuleResu
     counted = [row.instructions_ratio for row in rows if row.instructions_ratio is not None]
     if len(counted) < len(rows) and th.require_instructions:
         missing = ", ".join(row.name for row in rows if row.instructions_ratio is None)
-        results.append(RuleResult(FAIL, _suite_instructions_rule(th),
+        results.append(RuleResult(FAIL, _suite_instructions_rule(th, placement),
                                   f"not confirmed in instructions mode (no counts: {missing})"))
     elif counted:
-        results.append(_check_suite_instructions(counted, th))
+        results.append(_check_suite_instructions(counted, th, placement))
     return results
 
 
-def _suite_instructions_rule(th: Thresholds) -> str:
+def _suite_instructions_rule(th: Thresholds, placement: bool) -> str:
+    if placement:
+        return (f"suite instructions not > +{_pct(th.max_instruction_slowdown)} "
+                "(geometric mean; a placement change)")
     return f"suite instructions ≤ -{_pct(th.min_target_instruction_reduction)} (geometric mean)"
 
 
-def _check_suite_instructions(ratios: Sequence[float], th: Thresholds) -> RuleResult:
-    """The geometric mean of the benchmarks' instruction ratios (head / base) drops by the threshold."""
+def _check_suite_instructions(ratios: Sequence[float], th: Thresholds, placement: bool) -> RuleResult:
+    """The geometric mean of the benchmarks' instruction ratios (head / base) drops by the threshold
+    (a placement patch: grows by at most ``max_instruction_slowdown``)."""
+    rule = _suite_instructions_rule(th, placement)
     igm = geometric_mean(ratios)
     if igm is None:
-        return RuleResult(FAIL, _suite_instructions_rule(th), "no benchmark counted")
-    return RuleResult(PASS if igm <= 1.0 - th.min_target_instruction_reduction else FAIL,
-                      _suite_instructions_rule(th),
+        return RuleResult(FAIL, rule, "no benchmark counted")
+    limit = 1.0 + th.max_instruction_slowdown if placement else 1.0 - th.min_target_instruction_reduction
+    ok = igm <= limit
+    return RuleResult(PASS if ok else FAIL, rule,
                       f"instructions {(igm - 1.0) * 100:+.2f}% ({len(ratios)} benchmarks)", None, None, igm)
 
 
@@ -232,6 +244,7 @@ def evaluate(
     pystats_deltas: Mapping[str, float] | None = None,
     required_pystats: Iterable[str] = (),
     whole_loop: bool = False,
+    placement: bool = False,
 ) -> Verdict:
     """Judge a patch from its comparison rows.
 
@@ -239,7 +252,8 @@ def evaluate(
     ``pystats_deltas`` maps a pystats counter name to (head - base); each name
     in ``required_pystats`` must be present with a positive delta (e.g. the
     execution count of the new specialized instruction).  ``whole_loop``: the
-    patch has no targets and the suite rules judge it (module docstring).
+    patch has no targets and the suite rules judge it (module docstring);
+    ``placement``: with ``whole_loop``, a placement patch (module docstring).
     """
     th = thresholds or Thresholds()
     by_name = {canonical_name(row.name): row for row in rows}
@@ -250,7 +264,7 @@ def evaluate(
         if target_names:
             rules.append(RuleResult(FAIL, "a whole-loop patch names no target benchmarks",
                                     f"targets: {', '.join(target_names)}"))
-        rules.extend(_check_suite(rows, th))
+        rules.extend(_check_suite(rows, th, placement))
     elif not target_names:
         rules.append(RuleResult(FAIL, "a patch must name its target benchmarks", "no target benchmarks"))
     for name in target_names:
@@ -298,21 +312,23 @@ def evaluate_instructions(
     thresholds: Thresholds | None = None,
     *,
     whole_loop: bool = False,
+    placement: bool = False,
 ) -> Verdict:
     """Judge a patch on instruction counts alone (``quicken validate --instructions-only``).
 
     ``counts`` maps a benchmark to (base, head) instructions per loop.  The
     instruction half of :func:`evaluate`: every target's count (a whole-loop
     patch: the suite's geometric mean) drops by at least
-    ``min_target_instruction_reduction``, and no count grows more than
-    ``max_instruction_slowdown``.
+    ``min_target_instruction_reduction`` (a placement patch's: grows by at most
+    ``max_instruction_slowdown``), and no count grows more than ``max_instruction_slowdown``.
     """
     th = thresholds or Thresholds()
     by_name = {canonical_name(name): (name, pair) for name, pair in counts.items()}
     target_names = list(dict.fromkeys(canonical_name(t) for t in targets))
     rules: list[RuleResult] = []
     if whole_loop:
-        rules.append(_check_suite_instructions([head / base for base, head in counts.values()], th))
+        rules.append(_check_suite_instructions([head / base for base, head in counts.values()], th,
+                                               placement))
     elif not target_names:
         rules.append(RuleResult(FAIL, "a patch must name its target benchmarks", "no target benchmarks"))
     target_rule = f"target instructions ≤ -{_pct(th.min_target_instruction_reduction)}"

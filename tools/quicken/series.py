@@ -9,6 +9,8 @@ trailers, ``---``, a diffstat and the diff.  The trailers Quicken reads:
 ``Quicken-Upstream: gh-N``     the upstream issue
 ``Quicken-Targets: a, b``      target benchmarks
 ``Quicken-Scope: loop``        a whole-loop change (no target benchmark): validate judges the suite
+``Quicken-Scope: layout``      a whole-loop change of code placement only: judged on the suite's
+                               wall time; its instruction counts need only not grow
 ``Quicken-Expected: TEXT``     the expected effect
 ``Quicken-Tests: t1 t2``       CPython tests to run for this patch
 ``Quicken-Magic: bumped|unchanged``  whether the patch changes the .pyc magic number
@@ -59,8 +61,10 @@ _THRESHOLD = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
 UPSTREAM_ISSUE = re.compile(r"^(?:gh-|GH-|#|https://github\.com/python/cpython/issues/)?(\d+)$")
 MAGIC_VALUES = ("bumped", "unchanged")
 #: ``Quicken-Scope`` values: ``loop`` is a change to the whole interpreter loop (a compiler hint,
-#: a dispatch change), judged on the whole suite; without the trailer a patch names its targets.
-SCOPE_VALUES = ("loop",)
+#: a dispatch change), judged on the whole suite; ``layout`` is one that changes only where the
+#: compiler puts the loop's code (block partitioning, section order), judged like ``loop`` except
+#: that its instruction counts need only not grow; without the trailer a patch names its targets.
+SCOPE_VALUES = ("loop", "layout")
 #: Trailers that change what validate/verify run or how they judge (part of a record's binding).
 GATE_TRAILERS = ("Quicken-Targets", "Quicken-Tests", "Quicken-Threshold", "Quicken-Family", "Quicken-Overlay",
                  "Quicken-Scope")
@@ -114,8 +118,13 @@ class Patch:
 
     @property
     def whole_loop(self) -> bool:
-        """``Quicken-Scope: loop``: judged on the suite as a whole, not on target benchmarks."""
-        return (self.value("Quicken-Scope") or "").strip() == "loop"
+        """``Quicken-Scope: loop`` or ``layout``: judged on the suite as a whole, not on targets."""
+        return (self.value("Quicken-Scope") or "").strip() in SCOPE_VALUES
+
+    @property
+    def placement(self) -> bool:
+        """``Quicken-Scope: layout``: a placement change, whose instruction counts need only not grow."""
+        return (self.value("Quicken-Scope") or "").strip() == "layout"
 
     @property
     def tests(self) -> list[str]:
@@ -219,8 +228,8 @@ def check_trailers(trailers: list[Trailer], where: str) -> None:
                               "write Quicken-Magic: bumped or Quicken-Magic: unchanged")
         elif key == "quicken-scope" and t.value.strip() not in SCOPE_VALUES:
             raise SeriesError(f"{at}: Quicken-Scope: {t.value!r} is not {' or '.join(SCOPE_VALUES)}",
-                              "write Quicken-Scope: loop for a whole-loop change, or name its "
-                              "Quicken-Targets instead")
+                              "write Quicken-Scope: loop for a whole-loop change (layout for a "
+                              "placement-only one), or name its Quicken-Targets instead")
         elif key == "quicken-upstream" and not UPSTREAM_ISSUE.match(t.value.strip()):
             raise SeriesError(f"{at}: Quicken-Upstream: {t.value!r} is not an issue (gh-N)",
                               "write Quicken-Upstream: gh-12345")
@@ -233,7 +242,7 @@ def check_trailers(trailers: list[Trailer], where: str) -> None:
     scoped = [t for t in trailers if t.key.lower() == "quicken-scope"]
     named = [t for t in trailers if t.key.lower() == "quicken-targets"]
     if scoped and named:
-        raise SeriesError(f"{where}:{named[0].line}: Quicken-Targets on a Quicken-Scope: loop patch (line "
+        raise SeriesError(f"{where}:{named[0].line}: Quicken-Targets on a Quicken-Scope patch (line "
                           f"{scoped[0].line}): a whole-loop change is judged on the whole suite",
                           "remove Quicken-Targets, or Quicken-Scope if the patch has target benchmarks")
 

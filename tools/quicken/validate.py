@@ -254,7 +254,8 @@ def _validate_one(cfg: Config, series: Series, patch: Patch, config_name: str, s
     verdict = gate.evaluate(rows, patch.targets, thresholds(cfg, patch),
                             tests=tests, pystats_deltas=deltas,
                             required_pystats=[f"{f} specialized share" for f in families]
-                            if with_pystats else (), whole_loop=patch.whole_loop)
+                            if with_pystats else (), whole_loop=patch.whole_loop,
+                            placement=patch.placement)
     notes = codegen_notes(result)
     details = {
         "verification": verification,
@@ -312,7 +313,7 @@ def _instructions_only(cfg: Config, series: Series, patch: Patch, config_name: s
     result = bench.run(cfg, base, head, spec, "instructions", config_name, report=report, output=results,
                        labels=(base_label, Path(patch.name).stem))
     verdict = gate.evaluate_instructions(result.instructions, patch.targets, thresholds(cfg, patch),
-                                         whole_loop=patch.whole_loop)
+                                         whole_loop=patch.whole_loop, placement=patch.placement)
     where = explain_instruction_failures(verdict, result.function_shifts)
     notes = codegen_notes(result)
     (result.directory / "verdict.txt").write_text(verdict_text(verdict, where=where, codegen=notes))
