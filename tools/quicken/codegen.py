@@ -9,15 +9,19 @@ instructions are added to it, whichever instruction is added:
   spilled to the stack frame, so that every instruction loads and stores it;
 * whether an instruction's entry falls through into its body or jumps to a
   body that GCC placed after another predecessor (the generic instruction's
-  body is also the target of its specializations' deopts);
-* whether an instruction's entry lies in the function's ``.cold`` part, the
-  blocks GCC's hot/cold partitioning (``-freorder-blocks-and-partition``)
-  judged never executed and placed in ``.text.unlikely``, away from the hot
-  code: with a profile, GCC 12 puts every dispatch target of 3.13's loop there.
+  body is also the target of its specializations' deopts).
 
 A patch that adds an unrelated instruction can so make a generic instruction
 slower (a taken jump per execution) while every benchmark executes fewer
-instructions.  This stage shows those decisions for a built interpreter, so
+instructions.
+
+A third is made from the profile, not from the instructions: whether an
+instruction's entry lies in the function's ``.cold`` part, the blocks GCC's
+hot/cold partitioning (``-freorder-blocks-and-partition``) judged never
+executed and placed in ``.text.unlikely``, away from the hot code; with a
+profile, GCC 12 puts every dispatch target of 3.13's loop there.
+
+This stage shows those decisions for a built interpreter, so
 that a benchmark result that moves the wrong way can be checked against
 them: it reads the dispatch table ``opcode_targets`` from the *linked*
 interpreter (so release and pgo-lto builds alike; in a position-independent
