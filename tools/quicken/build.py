@@ -400,11 +400,12 @@ def afresh_because(g: Git, bc: BuildConfig, previous: Stamp | None, tree: str) -
         return None
     if bc.profile_guided:
         return "the tree changed and a profile-guided build must profile the code it optimizes"
-    status, out, _ = g.run("diff", "--name-only", "--no-renames", "-z", previous.tree, tree, strip=False)
-    if status != 0:
+    try:
+        changed = g.changed_paths(previous.tree, tree)
+    except QuickenError:
         return f"the objects' tree {previous.tree[:12]} is not in the repository"
-    rules = [path for path in out.split("\0") if path
-             and any(fnmatch.fnmatchcase(path, pattern) for pattern in BUILD_SYSTEM_FILES)]
+    rules = [path for path in changed
+             if any(fnmatch.fnmatchcase(path, pattern) for pattern in BUILD_SYSTEM_FILES)]
     if rules:
         return f"the build system changed ({', '.join(rules)})"
     return None

@@ -147,10 +147,15 @@ def opcode_names(python: Path) -> dict[int, str]:
     return {int(k): v for k, v in json.loads(out).items()}
 
 
-def table_targets(binary: Path) -> list[int]:
+def symbols(binary: Path) -> list[str]:
+    """``nm -S`` of a linked binary, one symbol a line."""
+    return _run([_tool("nm"), "-S", str(binary)], str(binary)).splitlines()
+
+
+def table_targets(binary: Path, symbol_lines: Sequence[str]) -> list[int]:
     """The code addresses of the dispatch table ``opcode_targets`` of a linked binary."""
     start = size = None
-    for line in _run([_tool("nm"), "-S", str(binary)], str(binary)).splitlines():
+    for line in symbol_lines:
         match = _SYMBOL.match(line.strip())
         if match:
             if start is not None:
@@ -172,10 +177,10 @@ def table_targets(binary: Path) -> list[int]:
     return [slots[i] for i in range(size // 8)]
 
 
-def cold_parts(binary: Path) -> list[tuple[int, int, str]]:
-    """The ``.cold`` parts of the functions of a linked binary: (start, size, name)."""
+def cold_parts(symbol_lines: Sequence[str]) -> list[tuple[int, int, str]]:
+    """The ``.cold`` parts of the functions among ``nm -S`` lines: (start, size, name)."""
     parts = []
-    for line in _run([_tool("nm"), "-S", str(binary)], str(binary)).splitlines():
+    for line in symbol_lines:
         match = _COLD.match(line.strip())
         if match:
             parts.append((int(match.group(1), 16), int(match.group(2), 16), match.group(3)))
@@ -207,10 +212,11 @@ def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW) ->
 
 def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout:
     """The entries of the opcodes in ``names`` in the linked interpreter ``binary``."""
-    targets = table_targets(binary)
+    symbol_lines = symbols(binary)
+    targets = table_targets(binary, symbol_lines)
     wanted = {op: targets[op] for op in names if op < len(targets)}
     code = disassemble(binary, list(wanted.values()), window)
-    parts = cold_parts(binary)
+    parts = cold_parts(symbol_lines)
 
     def part_of(address: int) -> str | None:
         return next((name for start, size, name in parts if start <= address < start + size), None)
