@@ -117,14 +117,19 @@ class Patch:
         return self.listed("Quicken-Targets")
 
     @property
+    def scope(self) -> str:
+        """The ``Quicken-Scope`` value (one of :data:`SCOPE_VALUES`), or "" for a targeted patch."""
+        return (self.value("Quicken-Scope") or "").strip()
+
+    @property
     def whole_loop(self) -> bool:
         """``Quicken-Scope: loop`` or ``layout``: judged on the suite as a whole, not on targets."""
-        return (self.value("Quicken-Scope") or "").strip() in SCOPE_VALUES
+        return self.scope in SCOPE_VALUES
 
     @property
     def placement(self) -> bool:
         """``Quicken-Scope: layout``: a placement change, whose instruction counts need only not grow."""
-        return (self.value("Quicken-Scope") or "").strip() == "layout"
+        return self.scope == "layout"
 
     @property
     def tests(self) -> list[str]:
