@@ -46,6 +46,7 @@ def test_real_project_config_loads() -> None:
     assert rules["cases"].triggered_by("Tools/cases_generator/analyzer.py")
     assert rules["clinic"].triggered_by("Modules/posixmodule.c")
     assert not rules["clinic"].triggered_by("Modules/clinic/posixmodule.c.h")
+    assert cfg.verify_configs == ("pgo-lto",)  # the full verify covers what distributions ship
 
 
 def test_unknown_build_config(project: S.Project) -> None:
@@ -108,6 +109,12 @@ BAD = [
      "regen[0].inputs must be a list of strings"),
     ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[[regen]]\ncommands = [["a"]]\n',
      "regen[0].name must be a string"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[verify]\nconfigs = "pgo"\n',
+     "verify.configs must be a list of build configuration names"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[verify]\nconfigs = ["pgo"]\n',
+     "verify.configs: 'pgo' is not a build configuration other than the default ('release')"),
+    ('[pin]\nversion = "3.99.0"\nsha256 = "{sha}"\n[verify]\nconfigs = ["release"]\n',
+     "verify.configs: 'release' is not a build configuration other than the default ('release')"),
 ]
 
 
@@ -152,7 +159,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cfg.worktree == tmp_path / "work/cpython" and cfg.builds == tmp_path / "work/builds"
     assert cfg.patches == tmp_path / "patches" and cfg.overlay == tmp_path / "cpython_overlay"
     assert cfg.cache == tmp_path / "xdg" / "quicken"
-    assert list(cfg.build_configs) == ["release"] and cfg.regen == ()
+    assert list(cfg.build_configs) == ["release"] and cfg.regen == () and cfg.verify_configs == ()
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert config.default_cache_dir() == Path.home() / ".cache" / "quicken"
 

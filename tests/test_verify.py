@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -234,3 +235,44 @@ def test_fuzz_finds_shrinks_and_writes_a_reproducer(tmp_path: Path) -> None:
     compile(text, "repro.py", "exec")
     assert text.count("\ndef f") == 1  # shrunk to one generated function
     assert "generated program differs (seed 1" in result.as_record()["failures"][0]
+
+
+def test_a_full_verify_runs_the_programs_on_the_shipped_builds_too(
+        verifiable: tuple[Config, Series, Patch], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, series, patch = verifiable
+    cfg = dataclasses.replace(cfg, verify_configs=("pgo-lto",))
+    program(cfg.differential, "q.py", "# differs on head\nprint(2)\n")
+    built: list[tuple[str, str | None]] = []
+    fakes = {"baseline": fake_python(tmp_path / "pgo", False),
+             patch.name: fake_python(tmp_path / "pgo", True)}
+
+    def build_one(cfg: Config, target: str, config: str | None, report: object) -> object:
+        built.append((target, config))
+        return type("Built", (), {"python": fakes[target]})()
+
+    monkeypatch.setattr(verify.build, "build_one", build_one)
+    options = verify.Options(quick=False, fuzz=False, regrtest=False, stress=False, ecosystem=False)
+    extra = verify._full_checks(cfg, series, [patch], tmp_path, tmp_path, options, tmp_path, lambda _: None,
+                                None)
+    assert built == [("baseline", "pgo-lto"), (patch.name, "pgo-lto")]
+    shipped = extra["shipped"]
+    assert shipped["failures"] == ["q.py (pgo-lto): output differs: stdout line 2: base '<end of output>' | "
+                                   "head 'value: 0x? head only'"]
+    assert shipped["configs"] == {"pgo-lto": {"programs": 2, "passed": 1, "own_tests": "no tests of its own"}}
+    outcome = verify.Outcome(patch.name, "full", "0" * 40, extra=extra)
+    assert not outcome.passed and outcome.failures[0].startswith("shipped: q.py (pgo-lto): output differs")
+    without = dataclasses.replace(options, shipped=False)
+    assert verify._full_checks(cfg, series, [patch], tmp_path, tmp_path, without, tmp_path, lambda _: None,
+                               None) == {}
+
+
+def test_a_nan_result_has_no_sign_but_zeros_and_infinities_do() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "differential"))
+    try:
+        import _harness
+    finally:
+        sys.path.pop(0)
+    nan = float("nan")
+    assert _harness.sign(nan) == _harness.sign(-nan) == _harness.sign(nan * -1) == "nan"
+    signs = [_harness.sign(v) for v in (0.0, -0.0, float("inf"), -float("inf"), -2.5)]
+    assert signs == [1.0, -1.0, 1.0, -1.0, -1.0]

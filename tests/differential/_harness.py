@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import dis
 import json
+import math
 import os
 import re
 import sys
@@ -42,6 +43,18 @@ def mask(text: str) -> str:
 def show(label: str, value: object) -> None:
     """Print one result line: ``label: repr(value)``, addresses masked."""
     print(f"{label}: {mask(repr(value))}", flush=True)
+
+
+def sign(value: float) -> float | str:
+    """The sign of a float result where Python defines it: ``"nan"`` for any NaN.
+
+    IEEE 754 leaves the sign of a NaN produced by arithmetic unspecified, and
+    stock CPython's own builds disagree on it: ``nan * -1`` keeps the sign on
+    a release build of 3.13.15 and flips it on its PGO+LTO build (GCC turns the
+    multiplication by -1.0 in float_mul's int path into a negation).  Signed
+    zeros and infinities are compared as they are.
+    """
+    return "nan" if value != value else math.copysign(1.0, value)
 
 
 def outcome(fn, /, *args, **kwargs) -> tuple:

@@ -234,7 +234,8 @@ def cmd_verify(args: argparse.Namespace, progress: Progress) -> int:
     options = verify.Options(
         quick=args.quick or args.fuzz, fuzz=args.fuzz or not args.quick,
         fuzz_seconds=args.seconds, fuzz_seed=args.seed, fuzz_examples=args.examples,
-        regrtest=not args.no_regrtest, stress=not args.no_stress, ecosystem=not args.no_ecosystem,
+        regrtest=not args.no_regrtest, stress=not args.no_stress, shipped=not args.no_shipped,
+        ecosystem=not args.no_ecosystem,
     )
     outcomes = verify.run(cfg, names=args.patches or None, options=options, report=progress, head=args.head)
     progress.done()
@@ -554,6 +555,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--examples", type=int, help="exactly this many generated programs (repeat a run)")
     s.add_argument("--no-regrtest", action="store_true", help="skip CPython's test suite on both builds")
     s.add_argument("--no-stress", action="store_true", help="skip the stress builds")
+    s.add_argument("--no-shipped", action="store_true",
+                   help="skip the programs on the [verify] configs builds (pgo-lto: two profile-guided "
+                        "builds of about 25 minutes each when not built yet)")
     s.add_argument("--no-ecosystem", action="store_true", help="skip the third-party packages")
     s.set_defaults(func=cmd_verify)
 

@@ -41,6 +41,7 @@ SCHEMA: dict[str, object] = {
     "build": {"default": str, "jobs": int, "keep": int, "configs": {NAMES: list}, "fixups": {NAMES: list}},
     "validate": {"threshold": float, "max-wall-slowdown": float, "max-instruction-slowdown": float,
                  "suite": str},
+    "verify": {"configs": list},
     "regen-python": str,
     "regen": [{"name": str, "inputs": list, "outputs": list, "commands": list, "in-process": bool,
                "memoize": list, "scan": list, "markers": list, "needs": list}],
@@ -186,6 +187,7 @@ class Config:
     keep: int = 24  # rev-* build slots kept per configuration (0: no bound)
     validate: ValidateSettings = field(default_factory=ValidateSettings)
     differential: Path = Path("tests/differential")  # quicken verify's programs
+    verify_configs: tuple[str, ...] = ()  # shipped configurations a full verify also runs the programs on
 
     def is_generated(self, path: str) -> bool:
         return any(rule.produces(path) for rule in self.regen)
@@ -457,6 +459,14 @@ def parse(root: Path, data: dict[str, object]) -> Config:
             raise ConfigError(f"{where}: validate.{key} must be a fraction in [0, 1) (0.15 = 15 %)")
         fractions[key.replace("-", "_")] = float(value)
     validate = ValidateSettings(**fractions, suite=string(val_t, "suite", "validate", "quick"))
+    verify_configs = table("verify").get("configs", [])
+    if not isinstance(verify_configs, list):
+        raise ConfigError(f"{where}: verify.configs must be a list of build configuration names")
+    for name in verify_configs:
+        if not isinstance(name, str) or name not in build_configs or name == default_build:
+            raise ConfigError(f"{where}: verify.configs: {name!r} is not a build configuration other than "
+                              f"the default ({default_build!r})",
+                              f"choose from: {', '.join(sorted(set(build_configs) - {default_build}))}")
     regen_python = data.get("regen-python", sys.executable)
     if not isinstance(regen_python, str):
         raise ConfigError(f"{where}: regen-python must be a string")
@@ -479,6 +489,7 @@ def parse(root: Path, data: dict[str, object]) -> Config:
         jobs=jobs,
         keep=keep,
         validate=validate,
+        verify_configs=tuple(verify_configs),
     )
 
 

@@ -15,8 +15,10 @@ same code on both builds and compares what it observes:
 * with the full run: **generated programs** (:mod:`quicken.fuzz`), CPython's
   **regrtest** on both builds compared test by test (:mod:`quicken.regrtest`),
   the programs and the patches' CPython tests on the ``stress`` builds (every
-  instruction specializes at once), and an **ecosystem** smoke of real
-  packages on both builds (:mod:`quicken.ecosystem`).
+  instruction specializes at once), the programs and the patches' own tests on
+  the **shipped** configurations' builds (``[verify] configs``: pgo-lto), and
+  an **ecosystem** smoke of real packages on both builds
+  (:mod:`quicken.ecosystem`).
 
 The outcome is written to ``patches/<patch>.verification.json``, bound to the
 content it judged (the patch, its overlay files, the code below it, the pin,
@@ -304,6 +306,7 @@ class Options:
     fuzz_examples: int | None = None
     regrtest: bool = True
     stress: bool = True
+    shipped: bool = True  # the programs on the ``[verify] configs`` builds (pgo-lto)
     ecosystem: bool = True
 
 
@@ -375,6 +378,8 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
     extra: dict[str, dict[str, object]] = {}
     if opts.stress:
         extra["stress"] = _stress(cfg, series, chosen, results_dir, report, target or chosen[-1].name)
+    if opts.shipped and cfg.verify_configs:
+        extra["shipped"] = _shipped(cfg, series, chosen, results_dir, report, target or chosen[-1].name)
     if opts.regrtest:
         cache = build.cache_dir(cfg, cfg.build_config(None).name, "regrtest")
         runs = [regrtest.run(python, tree=_tree_of(python), label=label, cache_dir=cache,
@@ -394,6 +399,14 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
     return extra
 
 
+def _both_sides(cfg: Config, config: str, target: str, report: Report
+                ) -> tuple[Path, Path, list[ProgramResult]]:
+    """The baseline and ``target`` built in ``config``, and the programs run on both."""
+    base = build.build_one(cfg, "baseline", config, report).python
+    head = build.build_one(cfg, target, config, report).python
+    return base, head, run_programs(programs(cfg), base, head, config, cfg.job_count, report)
+
+
 def _stress(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: Path,
             report: Report, target: str) -> dict[str, object]:
     """Programs and the patches' CPython tests on the ``stress`` builds of both sides."""
@@ -401,9 +414,7 @@ def _stress(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: P
 
     if STRESS_CONFIG not in cfg.build_configs:
         return {"failures": [f"no '{STRESS_CONFIG}' build configuration in quicken.toml"]}
-    base = build.build_one(cfg, "baseline", STRESS_CONFIG, report).python
-    head = build.build_one(cfg, target, STRESS_CONFIG, report).python
-    results = run_programs(programs(cfg), base, head, STRESS_CONFIG, cfg.job_count, report)
+    base, head, results = _both_sides(cfg, STRESS_CONFIG, target, report)
     failures = [r.describe() for r in results if r.difference is not None]
     own = sorted({t for p in chosen for t in own_tests(series, p)})
     selection = sorted({t for p in chosen for t in p.tests} - set(own))
@@ -419,6 +430,29 @@ def _stress(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: P
         failures.append(f"the patches' own tests failed on the stress build: {summary}")
     return {"failures": failures, "programs": len(results), "tests": selection,
             "regrtest": list(diff.render())[:3], "own_tests": summary}
+
+
+def _shipped(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: Path,
+             report: Report, target: str) -> dict[str, object]:
+    """The programs and the patches' own tests on the builds users ship (``[verify] configs``).
+
+    Compilers optimize a profile-guided build differently, so a difference
+    the release builds do not show can appear there (and stock's own builds
+    can differ from each other: see ``_harness.sign``).
+    """
+    own = sorted({t for p in chosen for t in own_tests(series, p)})
+    failures: list[str] = []
+    configs: dict[str, object] = {}
+    for config in cfg.verify_configs:
+        report(f"verify: the programs on {config} builds")
+        _, head, results = _both_sides(cfg, config, target, report)
+        failures += [r.describe() for r in results if not r.passed]
+        ok, summary = run_own_tests(head, own, cfg.job_count, results_dir / f"{config}-own-tests.log")
+        if not ok:
+            failures.append(f"the patches' own tests failed on the {config} build: {summary}")
+        configs[config] = {"programs": len(results), "passed": sum(r.passed for r in results),
+                           "own_tests": summary}
+    return {"failures": failures, "configs": configs}
 
 
 def _tree_of(python: Path) -> str:
