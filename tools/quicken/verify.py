@@ -219,6 +219,10 @@ def own_tests(series: Series, patch: Patch) -> list[str]:
             if rel.startswith("Lib/test/test_") and rel.endswith(".py")]
 
 
+def _own_tests_of(series: Series, chosen: Sequence[Patch]) -> list[str]:
+    return sorted({t for p in chosen for t in own_tests(series, p)})
+
+
 def run_own_tests(python: Path, tests: Sequence[str], jobs: int, log: Path) -> tuple[bool, str]:
     if not tests:
         return True, "no tests of its own"
@@ -416,7 +420,7 @@ def _stress(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: P
         return {"failures": [f"no '{STRESS_CONFIG}' build configuration in quicken.toml"]}
     base, head, results = _both_sides(cfg, STRESS_CONFIG, target, report)
     failures = [r.describe() for r in results if r.difference is not None]
-    own = sorted({t for p in chosen for t in own_tests(series, p)})
+    own = _own_tests_of(series, chosen)
     selection = sorted({t for p in chosen for t in p.tests} - set(own))
     cache = build.cache_dir(cfg, STRESS_CONFIG, "regrtest")
     runs = [regrtest.run(python, tree=_tree_of(python), label=f"stress/{label}", cache_dir=cache,
@@ -440,7 +444,7 @@ def _shipped(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: 
     the release builds do not show can appear there (and stock's own builds
     can differ from each other: see ``_harness.sign``).
     """
-    own = sorted({t for p in chosen for t in own_tests(series, p)})
+    own = _own_tests_of(series, chosen)
     failures: list[str] = []
     configs: dict[str, object] = {}
     for config in cfg.verify_configs:
