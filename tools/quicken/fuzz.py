@@ -2,8 +2,8 @@
 
 Hypothesis composes small functions that mix the operations the series
 specializes (integer and float arithmetic and comparisons, truth tests,
-subscripts of lists, tuples and arrays, dict and enumerate loops, class
-attributes, class calls), warms each function up with one set of operands
+subscripts of lists, tuples and arrays, slices, dict and enumerate loops,
+class attributes, class calls), warms each function up with one set of operands
 and then calls it with others -- a type or value change after
 specialization, which is where a wrong guard shows.  A batch of such cases
 is one program; it runs on both builds and their output must be identical.
@@ -43,6 +43,10 @@ CONTAINERS = ("[0, 1, 2, 3]", "(5, 6, 7)", "array('b', [1, -2, 3])", "array('B',
               "array('d', [1e300, float('nan')])", "array('u', 'xy')", "array('w', 'zq')",
               "Lst([9, 8])", "'str'", "b'by'", "bytearray(b'ba')", "range(4)")
 INDEXES = ("0", "1", "-1", "2", "-3", "3", "100", "True", "2**64", "IntSub(1)", "1.0", "None")
+SLICED = ("[0, 1, 2, 3]", "(5, 6, 7)", "'str'", "'caf\\xe9 \\u20ac'", "''", "()", "[]", "Lst([9, 8])",
+          "Tup((1, 2))", "b'by'", "bytearray(b'ba')", "range(4)", "array('i', [10, -20, 30])", "None")
+BOUNDS = ("None", "0", "1", "-1", "2", "-3", "100", "-100", "2**62", "-2**100", "True", "IntSub(1)", "1.0",
+          "'a'")
 STORES = ("0", "1", "-1", "127", "128", "-129", "255", "256", "70000", "2**31", "2**63", "-2**63 - 1",
           "1.5", "'c'", "'cc'", "None", "True")
 MAPPINGS = ("{}", "{'a': 1, 'b': 2}", "{i: i * i for i in range(6)}", "Dct(x=1, y=2)",
@@ -227,6 +231,11 @@ def strategies():  # -> SearchStrategy[list[Case]]
     store = case(st.just("{0}[{1}] = {2}\nreturn {0}"),
                  st.tuples(st.sampled_from(CONTAINERS), st.sampled_from(INDEXES), st.sampled_from(STORES)),
                  st.tuples(st.sampled_from(CONTAINERS), st.sampled_from(INDEXES), st.sampled_from(STORES)))
+    bounds = st.tuples(st.sampled_from(SLICED), st.sampled_from(BOUNDS), st.sampled_from(BOUNDS))
+    slice_load = case(st.just("return {0}[{1}:{2}]"), bounds, bounds)
+    slice_store = case(st.sampled_from(tuple(f"{{0}}[{{1}}:{{2}}] = {value}\nreturn {{0}}"
+                                             for value in ("[7, 8]", "'xy'", "()", "5", "{0}", "iter([1])"))),
+                       bounds, bounds)
     items = case(st.sampled_from((
         "out = []\nfor k, v in {0}.items():\n    out.append((k, v))\nreturn out",
         "out = []\nfor k in {0}:\n    out.append(k)\nreturn out",
@@ -249,7 +258,8 @@ def strategies():  # -> SearchStrategy[list[Case]]
                                                      st.sampled_from(INTS[:6])),
                 st.tuples(st.sampled_from(CLASSES), st.sampled_from(INTS[:6] + OTHERS[:3])),
                 st.sampled_from(("", "abstract", "init", "defaults")))
-    one = st.one_of(binary, power, compare, truth, subscr, store, items, enum_loop, pairs_loop, attr, call)
+    one = st.one_of(binary, power, compare, truth, subscr, store, slice_load, slice_store, items, enum_loop,
+                    pairs_loop, attr, call)
     return st.lists(one, min_size=1, max_size=12)
 
 
