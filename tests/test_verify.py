@@ -182,7 +182,8 @@ import subprocess, sys
 out = subprocess.run([{python!r}, *sys.argv[1:]], capture_output=True, text=True)
 text = out.stdout
 if {broken}:
-    text = "".join(ln.replace("'ok'", "'OK'") if "nan" in ln else ln for ln in text.splitlines(True))
+    text = "".join(ln.replace("'ok'", "'OK'") if "nan" in ln or "inf" in ln else ln
+                   for ln in text.splitlines(True))
 sys.stdout.write(text)
 sys.stderr.write(out.stderr)
 sys.exit(out.returncode)
@@ -227,7 +228,7 @@ def test_fuzz_masks_the_script_path_before_addresses(tmp_path: Path, monkeypatch
 
 def test_fuzz_finds_shrinks_and_writes_a_reproducer(tmp_path: Path) -> None:
     base, head = fake_fuzz_python(tmp_path, False), fake_fuzz_python(tmp_path, True)
-    # The broken build misreports every result computed from a NaN operand.
+    # The broken build misreports every result computed from a NaN or an infinite operand.
     result = fuzz.run(base, head, examples=60, seed=1, out=tmp_path / "out")
     assert result.difference is not None and result.reproducer is not None
     text = result.reproducer.read_text()

@@ -1,7 +1,7 @@
 """Generated differential programs (``quicken verify --fuzz``).
 
 Hypothesis composes small functions that mix the operations the series
-specializes (integer and float arithmetic and comparisons, truth tests,
+changes (integer and float arithmetic and comparisons, truth tests,
 subscripts of lists, tuples and arrays, slices, dict and enumerate loops,
 class attributes, class calls), warms each function up with one set of operands
 and then calls it with others -- a type or value change after
