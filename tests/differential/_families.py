@@ -104,6 +104,13 @@ def make_objects(n):
     return out
 
 
+def slices(seq, text):
+    head = seq[:2]
+    tail = text[1:]
+    seq[1:3] = head
+    return (head, tail, seq[-3:], text[:-1])
+
+
 def cases():
     """(name, function, argument factory) for every family."""
     return [
@@ -116,6 +123,7 @@ def cases():
         ("class_attr", class_attr, lambda: (WithMeta,)),
         ("array_ops", array_ops, lambda: (array("i", [1, 2, 3]),)),
         ("make_objects", make_objects, lambda: (2,)),
+        ("slices", slices, lambda: ([1, 2, 3, 4], "slice")),
     ]
 
 
