@@ -380,10 +380,11 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
     from . import ecosystem, regrtest
 
     extra: dict[str, dict[str, object]] = {}
+    last = target or chosen[-1].name  # the build that contains every chosen patch
     if opts.stress:
-        extra["stress"] = _stress(cfg, series, chosen, results_dir, report, target or chosen[-1].name)
+        extra["stress"] = _stress(cfg, series, chosen, results_dir, report, last)
     if opts.shipped and cfg.verify_configs:
-        extra["shipped"] = _shipped(cfg, series, chosen, results_dir, report, target or chosen[-1].name)
+        extra["shipped"] = _shipped(cfg, series, chosen, results_dir, report, last)
     if opts.regrtest:
         cache = build.cache_dir(cfg, cfg.build_config(None).name, "regrtest")
         runs = [regrtest.run(python, tree=_tree_of(python), label=label, cache_dir=cache,
