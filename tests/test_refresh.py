@@ -244,20 +244,51 @@ def refuse(p: S.Project, **kwargs: object) -> QuickenError:
 
 
 def test_later_patch_that_no_longer_applies(applied: S.Project) -> None:
-    state = WorkTree(applied.cfg()).state()
-    first_commit = state.patches[0].commit
-    # Rewrite history: a commit between the two patch commits changes a line the
-    # second patch uses as context; the second patch's commit keeps its subject.
-    applied.git("reset", "-q", "--hard", first_commit)
-    edit(applied, "Python/bytecodes.c", "inst(STORE_FAST) {", "inst(STORE_FAST) { /* tweaked */")
-    applied.git("commit", "-q", "-am", "tweak STORE_FAST")
-    edit(applied, "Python/bytecodes.c", "inst(STORE_FAST) {",
-         "inst(LOAD_CONST) {\n    value = consts[oparg];\n}\n\ninst(STORE_FAST) {")
-    applied.git("commit", "-q", "-am", "Add the LOAD_CONST instruction")
+    """A fixup for the first patch changes a line the second patch uses as context."""
+    line = "    frame[oparg] = value;"
+    edit(applied, "Python/bytecodes.c", line, line + " /* tweaked */")
+    applied.git("commit", "-q", "-am", "fixup! Count calls in ceval")
     err = refuse(applied)
     assert err.message.startswith(f"{SECOND} does not apply: Python/bytecodes.c hunk @@ ")
-    assert err.message.endswith("expected 'inst(STORE_FAST) {', found 'inst(STORE_FAST) { /* tweaked */'")
+    assert err.message.endswith(f"expected {line.strip()!r}, found {(line + ' /* tweaked */').strip()!r}")
     assert not list(applied.git("for-each-ref", "refs/quicken/backup/").splitlines())
+
+
+def test_patch_rebased_by_hand_onto_a_rewritten_one(make_project: Callable[..., S.Project],
+                                                    mails: S.MailMaker) -> None:
+    """rebase -i edits the first patch so that the second one's diff no longer applies; the user
+    resolves the second commit by hand: its own diff (overlay file included) becomes the patch."""
+    files = mails.files
+    first = mails.patch("Count calls in ceval", {"Python/ceval.c": S.replace(
+        files["Python/ceval.c"], "int ceval_line_05 = 5;\n", "int ceval_line_05 = 5; /* counted */\n")},
+        overlay={"Include/quicken_counter.h": "#define QUICKEN_COUNTER 1\n"})
+    second = mails.patch("Add the LOAD_CONST instruction", {"Python/bytecodes.c": S.replace(
+        files["Python/bytecodes.c"], "inst(STORE_FAST) {",
+        "inst(LOAD_CONST) {\n    value = consts[oparg];\n}\n\ninst(STORE_FAST) {")},
+        overlay={"Include/quicken_const.h": "#define QUICKEN_CONST 1\n"})
+    p = make_project([first, second], name="rebased")
+    p.apply()
+    state = WorkTree(p.cfg()).state()
+    old_second = state.patches[1].commit
+    p.git("checkout", "-q", "-B", "quicken", state.patches[0].commit)
+    edit(p, "Python/bytecodes.c", "inst(STORE_FAST) {", "inst(STORE_FAST) { /* tweaked */")
+    p.git("commit", "-q", "-a", "--amend", "--no-edit")
+    edit(p, "Python/bytecodes.c", "inst(STORE_FAST) { /* tweaked */",
+         "inst(LOAD_CONST) {\n    value = consts[oparg];\n}\n\ninst(STORE_FAST) { /* tweaked */")
+    (p.worktree / "Include/quicken_const.h").write_text("#define QUICKEN_CONST 2\n")
+    p.git("add", "-A")
+    p.git("commit", "-q", "-C", old_second)
+    before = patch_bytes(p)
+    run_refresh(p)
+    after = patch_bytes(p)
+    assert after != before
+    one = series.parse_patch(p.patches / first.name)
+    two = series.parse_patch(p.patches / second.name)
+    assert "+inst(STORE_FAST) { /* tweaked */" in one.diff
+    assert " inst(STORE_FAST) { /* tweaked */" in two.diff and "+inst(LOAD_CONST) {" in two.diff
+    assert two.overlay == ("Include/quicken_const.h",) and "quicken_const" not in two.diff
+    assert (p.overlay / "Include/quicken_const.h").read_text() == "#define QUICKEN_CONST 2\n"
+    check_round_trip(p)
 
 
 def test_patches_changed_since_apply(applied: S.Project) -> None:

@@ -166,6 +166,21 @@ def test_mismatches_name_missing_and_existing_files(tmp_path: Path) -> None:
     assert str(found[1]) == "new.c: already exists"
 
 
+def test_mismatches_in_a_crlf_file_name_the_hunk_that_does_not_fit(tmp_path: Path) -> None:
+    """A CRLF file's hunks that fit are not reported (its lines keep their CRs, as the hunk's do)."""
+    (tmp_path / "p.vcxproj").write_bytes(b"<a>\r\n  <b/>\r\n</a>\r\n")
+    (tmp_path / "t.c").write_bytes(b"int x;\nint y;\n")
+    diff = ("diff --git a/p.vcxproj b/p.vcxproj\n--- a/p.vcxproj\n+++ b/p.vcxproj\n"
+            "@@ -1,3 +1,4 @@\n <a>\r\n   <b/>\r\n+  <c/>\r\n </a>\r\n"
+            "diff --git a/t.c b/t.c\n--- a/t.c\n+++ b/t.c\n@@ -1,2 +1,2 @@\n int x;\n-int z;\n+int w;\n")
+    found = list(replay.mismatches_in(tmp_path, diff))
+    assert [(m.path, m.problem) for m in found] == [("t.c", "line 2 expected 'int z;', found 'int y;'")]
+    # A hunk that differs from the file only in its line endings says so.
+    lf = diff.replace("\r\n", "\n").split("diff --git a/t.c")[0]
+    (only,) = replay.mismatches_in(tmp_path, lf)
+    assert only.problem == "line 1 expected '<a>', found '<a>\\r'"
+
+
 def test_the_callers_share_the_engine() -> None:
     """apply, rebase and export replay through replay.Engine, none with a git apply of its own."""
     import inspect

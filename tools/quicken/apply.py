@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,12 +80,14 @@ def apply_series(
     extras: Mapping[str, Sequence[Diff]] | None = None,
     report: Report = _quiet,
     overlay: Path | None = None,
+    own_diff_replaced: Set[str] = frozenset(),
 ) -> list[tuple[Patch, str]]:
     """Commit every patch of ``series`` on top of ``pristine`` in ``scratch``.
 
     ``scratch`` must hold ``pristine`` checked out (index and files); the
     overlay files come from ``overlay`` (default: the project's).  ``extras``
-    are more diffs to fold into a patch, after its own (used by refresh).
+    are more diffs to fold into a patch, after its own, or instead of it for
+    the patches named in ``own_diff_replaced`` (used by refresh).
     Returns (patch, commit) in series order.
     """
     cache = regen.RegenCache(scratch.git_dir, regen.cache_key(cfg))
@@ -96,7 +98,8 @@ def apply_series(
         engine = Engine(cfg, scratch, Path(tmp), overlay or cfg.overlay, STRICT, cache, report)
         for index, patch in enumerate(series.patches, 1):
             report(f"[{index}/{len(series.patches)}] {patch.name}")
-            diffs = [Diff.of_patch(patch), *extras.get(patch.name, ())]
+            own = [] if patch.name in own_diff_replaced else [Diff.of_patch(patch)]
+            diffs = [*own, *extras.get(patch.name, ())]
             result = engine.replay(parent, patch, series.overlay_of(patch), diffs)
             if result.commit is None:
                 raise _does_not_apply(patch, result)

@@ -4,9 +4,10 @@ Which patch receives what:
 
 * a commit whose subject is a patch's subject is that patch's commit; if it
   is not the commit apply made (``git commit --amend``, an edit in ``rebase -i``),
-  its difference from that commit goes to the patch (when the parents differ:
-  the applied commit's diff undone, then the rewritten commit's diff), and its
-  message, if reworded, becomes the patch's message;
+  its difference from that commit goes to the patch, and its message, if
+  reworded, becomes the patch's message.  When its parent differs too (an
+  earlier patch was rewritten and this one rebased onto it), the commit's own
+  diff replaces the patch's: the old diff may not even apply any more;
 * ``fixup!``/``squash!``/``amend!`` commits go to the patch they name;
 * any other commit goes to the patch whose commit precedes it, except that
   commits after the top patch, and uncommitted changes (untracked files
@@ -28,7 +29,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,17 +70,22 @@ def _message(g: Git, commit: str) -> str:
     return g("log", "-1", "--format=%B", commit).strip() + "\n"
 
 
+@dataclass(frozen=True)
+class Attribution:
+    changes: dict[str, list[Change]]  # patch name -> the user's changes that belong to it, oldest first
+    fresh: list[str]  # with ``new``: commits after the top patch, each to become a patch of its own
+    reworded: dict[str, str]  # patch name -> the new message of a reworded patch commit
+    rebased: dict[str, str]  # patch name -> the applied commit of a patch whose commit has a new parent
+
+
 def attribute(
     g: Git, series: Series, pristine: str, target: Patch | None, new: bool = False
-) -> tuple[dict[str, list[Change]], list[str], dict[str, str]]:
-    """Map patch name -> the user's changes (oldest first) that belong to it.
+) -> Attribution:
+    """Which of the user's commits (and rewritten patch commits) belong to which patch.
 
     A change is a commit (``commit^``, ``commit``), or for a rewritten patch
-    commit (the applied commit, the rewritten one).
-
-    With ``new``, commits after the top patch are returned separately, each to
-    become a patch of its own.  The third result maps patch name -> the new
-    message of a rewritten patch commit whose message was reworded.
+    commit (the applied commit, the rewritten one); for a rebased patch commit
+    it is (``commit^``, ``commit``): its whole diff, which replaces the patch's.
     """
     chain = g("rev-list", "--first-parent", "--reverse", f"{pristine}..HEAD").split()
     by_subject = {p.subject: p for p in series.patches}
@@ -87,6 +93,7 @@ def attribute(
     expected = list(series.patches)
     extras: dict[str, list[Change]] = {p.name: [] for p in series.patches}
     reworded: dict[str, str] = {}
+    rebased: dict[str, str] = {}
     current: Patch | None = None
     fresh: list[str] = []
     for commit in chain:
@@ -100,8 +107,9 @@ def attribute(
                     reworded[current.name] = message
                 if g.rev(f"{original}~1^{{tree}}") == g.rev(f"{commit}~1^{{tree}}"):
                     extras[current.name].append((original, commit))
-                else:  # rewritten on top of rewritten history: undo the applied diff, redo the new one
-                    extras[current.name] += [(original, f"{original}~1"), (f"{commit}~1", commit)]
+                else:  # rebased onto rewritten history: its own diff is the patch's new diff
+                    rebased[current.name] = original
+                    extras[current.name].append(_commit_change(commit))
             continue
         if _FIXUP.match(subject):
             aimed = _FIXUP.sub("", subject)
@@ -124,7 +132,7 @@ def attribute(
             f"the work tree's history has no commit for {expected[0].name} ({expected[0].subject!r})",
             "keep each patch commit's subject as it is, or re-apply with 'quicken apply --save-to BRANCH'",
         )
-    return extras, fresh, reworded
+    return Attribution(extras, fresh, reworded, rebased)
 
 
 def new_patch(cfg: Config, g: Git, commit: str, number: int) -> Patch:
@@ -154,9 +162,10 @@ def _exclusions(cfg: Config) -> list[str]:
     return [f":(exclude,glob){pat}" for rule in cfg.regen for pat in rule.outputs]
 
 
-def _diff(g: Git, old: str, new: str, cfg: Config, what: str) -> Diff:
-    """The change from ``old`` to ``new``, generated files left out (they are regenerated)."""
-    text = g("diff", "--binary", "--full-index", "--no-renames", old, new, "--", ".", *_exclusions(cfg),
+def _diff(g: Git, old: str, new: str, cfg: Config, what: str, paths: Sequence[str] | None = None) -> Diff:
+    """The change from ``old`` to ``new`` (in ``paths``), generated files left out (they are regenerated)."""
+    specs = ["."] if paths is None else [f":(literal){p}" for p in paths]
+    text = g("diff", "--binary", "--full-index", "--no-renames", old, new, "--", *specs, *_exclusions(cfg),
              strip=False)
     return Diff.of_text(text, what)
 
@@ -225,7 +234,8 @@ def run(
         state, series = wt.applied_series(
             "keep the work tree with 'quicken apply --save-to BRANCH', or revert the edits in patches/")
         goal = series.patch(target) if target else (series.patches[-1] if series.patches else None)
-        extras_commits, fresh, reworded = attribute(g, series, state.pristine, goal, new)
+        found = attribute(g, series, state.pristine, goal, new)
+        extras_commits, fresh, reworded = found.changes, found.fresh, found.reworded
         if reworded:
             series = dataclasses.replace(series, patches=tuple(
                 _reworded(p, reworded[p.name]) if p.name in reworded else p for p in series.patches))
@@ -248,9 +258,8 @@ def run(
             )
         workdir = Path(tempfile.mkdtemp(prefix="quicken-refresh-"))
         try:
-            return _refresh(
-                cfg, wt, g, state.pristine, series, goal, extras_commits, bool(dirty), workdir, report
-            )
+            return _refresh(cfg, wt, g, state.pristine, series, goal, extras_commits, found.rebased,
+                            bool(dirty), workdir, report)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -263,11 +272,18 @@ def _refresh(
     series: Series,
     goal: Patch | None,
     extras_commits: dict[str, list[Change]],
+    rebased: dict[str, str],
     dirty: bool,
     workdir: Path,
     report: Report,
 ) -> RefreshResult:
     extras: dict[str, list[Diff]] = {}
+    for name, original in rebased.items():
+        # The rebased commit's diff adds the overlay files the patch owns, which
+        # replay has already put in place: take them out first, as they were applied.
+        owned = series.overlay_of(series.patch(name))
+        if owned:
+            extras[name] = [_diff(g, original, f"{original}~1", cfg, "its overlay files", owned)]
     for name, changes in extras_commits.items():
         for old, new in changes:
             extras.setdefault(name, []).append(_diff(g, old, new, cfg, f"commit {new[:12]}"))
@@ -277,7 +293,8 @@ def _refresh(
         extras.setdefault(goal.name, []).append(_diff(g, "HEAD", current, cfg, "uncommitted changes"))
     report("fold changes into the series")
     scratch = apply.prepare_scratch(wt, pristine)
-    folded = apply.apply_series(cfg, scratch, pristine, series, extras, report)
+    folded = apply.apply_series(cfg, scratch, pristine, series, extras, report,
+                                own_diff_replaced=set(rebased))
 
     # New patch files and overlay contents, staged in a copy of the project's inputs.
     tx = Transaction(workdir / "stage", Inputs.of(cfg))

@@ -273,7 +273,8 @@ def mismatches_in(root: Path, diff: str) -> Iterator[Mismatch]:
             if path.exists():
                 yield Mismatch(name, "", "already exists")
             continue
-        lines = (path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        # Split on "\n" only: a CRLF file's lines keep their "\r", as the hunk's lines do.
+        lines = (path.read_bytes().decode("utf-8", "surrogateescape").split("\n")
                  if path.is_file() else None)
         for hunk in pf:
             header = (f"@@ -{hunk.source_start},{hunk.source_length} "
@@ -293,6 +294,8 @@ def _first_difference(lines: list[str], old: list[str], at: int) -> str:
     for offset, want in enumerate(old):
         have = lines[at + offset] if at + offset < len(lines) else "<end of file>"
         if have != want:
+            if have.strip() == want.strip():  # say which invisible characters differ
+                return f"line {at + offset + 1} expected {want!r}, found {have!r}"
             return f"line {at + offset + 1} expected {want.strip()!r}, found {have.strip()!r}"
     return "context not found"
 
