@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,32 @@ def test_reworded_message_goes_into_its_patch(applied: S.Project) -> None:
     assert "A better explanation." in mail.message
     assert mail.values("Quicken-Expected") == ["int_bitwise: -20% instructions"]
     assert applied.git("rev-parse", "HEAD^{tree}") == tree
+    check_round_trip(applied)
+
+
+def test_rewording_a_patch_leaves_the_later_ones_as_written(applied: S.Project) -> None:
+    """A message-only reword in rebase -i re-makes every later commit with the same content: their
+    patch files are not rewritten (here the second one's index line names a blob nobody has,
+    which a rewrite would replace)."""
+    path = applied.patches / SECOND
+    text = path.read_text()
+    index = re.search(r"^index ([0-9a-f]+)\.\.", text, re.M)
+    assert index is not None
+    path.write_text(text.replace(index.group(0), f"index {'1' * len(index.group(1))}..", 1))
+    applied.apply()
+    before = patch_bytes(applied)
+    first = WorkTree(applied.cfg()).state().patches[0].commit
+    top = applied.git("rev-parse", "HEAD")
+    applied.git("checkout", "-q", first)
+    message = applied.git("log", "-1", "--format=%B")
+    applied.git("commit", "-q", "--amend", "-m", S.replace(message, "Adds a call", "Reworded. Adds a call"))
+    applied.git("cherry-pick", top)
+    applied.git("checkout", "-q", "-B", "quicken", applied.git("rev-parse", "HEAD"))
+    result = run_refresh(applied)
+    assert result.changed == [f"patches/{FIRST}"]
+    after = patch_bytes(applied)
+    assert after[SECOND] == before[SECOND]
+    assert "Reworded." in series.parse_patch(applied.patches / FIRST).message
     check_round_trip(applied)
 
 

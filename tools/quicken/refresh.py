@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,7 +259,7 @@ def run(
         workdir = Path(tempfile.mkdtemp(prefix="quicken-refresh-"))
         try:
             return _refresh(cfg, wt, g, state.pristine, series, goal, extras_commits, found.rebased,
-                            bool(dirty), workdir, report)
+                            set(reworded), bool(dirty), workdir, report)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -273,6 +273,7 @@ def _refresh(
     goal: Patch | None,
     extras_commits: dict[str, list[Change]],
     rebased: dict[str, str],
+    reworded: Set[str],
     dirty: bool,
     workdir: Path,
     report: Report,
@@ -286,7 +287,9 @@ def _refresh(
             extras[name] = [_diff(g, original, f"{original}~1", cfg, "its overlay files", owned)]
     for name, changes in extras_commits.items():
         for old, new in changes:
-            extras.setdefault(name, []).append(_diff(g, old, new, cfg, f"commit {new[:12]}"))
+            diff = _diff(g, old, new, cfg, f"commit {new[:12]}")
+            if diff.text or name in rebased:  # a commit only re-made (by a rebase) changes nothing
+                extras.setdefault(name, []).append(diff)
     current = g.snapshot()
     if dirty:
         assert goal is not None
@@ -300,7 +303,7 @@ def _refresh(
     tx = Transaction(workdir / "stage", Inputs.of(cfg))
     parent = pristine
     for patch, commit in folded:
-        if extras.get(patch.name):
+        if extras.get(patch.name) or patch.name in reworded:
             mail, owned = format_mail(cfg, g, patch, parent, commit, series.overlay_of(patch), workdir)
             if not patch.raw:
                 tx.append_patch(patch.name)
