@@ -99,23 +99,7 @@ def project(make_project: Callable[..., S.Project]) -> S.Project:
 @pytest.fixture
 def two_patches(mails: S.MailMaker) -> list[S.Mail]:
     """0001 changes ceval.c and adds an overlay header; 0002 adds an instruction (regen)."""
-    files = mails.files
-    first = mails.patch(
-        "Count calls in ceval",
-        {"Python/ceval.c": S.replace(files["Python/ceval.c"], "int ceval_line_05 = 5;\n",
-                                     "int ceval_line_05 = 5;\n#include \"quicken_counter.h\"\n")},
-        body="Adds a call counter to the fake ceval loop.",
-        trailers=("Quicken-Tests: test_ceval", "Quicken-Upstream: gh-1"),
-        overlay={"Include/quicken_counter.h": "#define QUICKEN_COUNTER 1\n"},
-    )
-    second = mails.patch(
-        "Add the LOAD_CONST instruction",
-        {"Python/bytecodes.c": S.replace(
-            files["Python/bytecodes.c"], "inst(STORE_FAST) {",
-            "inst(LOAD_CONST) {\n    value = consts[oparg];\n}\n\ninst(STORE_FAST) {")},
-        body="A new instruction: the generated header must be regenerated on apply.",
-    )
-    return [first, second]
+    return S.two_patches(mails)
 
 
 @pytest.fixture

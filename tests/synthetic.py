@@ -390,6 +390,31 @@ class Project:
         return apply.run(self.cfg(), **kwargs)
 
 
+LOAD_CONST_C = "inst(LOAD_CONST) {\n    value = consts[oparg];\n}\n\n"
+
+
+def two_patches(mails: MailMaker, second_overlay: Mapping[str, str] | None = None) -> list[Mail]:
+    """0001 changes ceval.c and adds an overlay header; 0002 adds an instruction (regen) and, with
+    ``second_overlay``, overlay files of its own."""
+    files = mails.files
+    first = mails.patch(
+        "Count calls in ceval",
+        {"Python/ceval.c": replace(files["Python/ceval.c"], "int ceval_line_05 = 5;\n",
+                                   "int ceval_line_05 = 5;\n#include \"quicken_counter.h\"\n")},
+        body="Adds a call counter to the fake ceval loop.",
+        trailers=("Quicken-Tests: test_ceval", "Quicken-Upstream: gh-1"),
+        overlay={"Include/quicken_counter.h": "#define QUICKEN_COUNTER 1\n"},
+    )
+    second = mails.patch(
+        "Add the LOAD_CONST instruction",
+        {"Python/bytecodes.c": replace(files["Python/bytecodes.c"], "inst(STORE_FAST) {",
+                                       LOAD_CONST_C + "inst(STORE_FAST) {")},
+        body="A new instruction: the generated header must be regenerated on apply.",
+        overlay=second_overlay,
+    )
+    return [first, second]
+
+
 def new_project(root: Path, tarball: Path, sha256: str, mails: list[Mail] | None = None) -> Project:
     root.mkdir(parents=True, exist_ok=True)
     project = Project(root, tarball, sha256)

@@ -285,14 +285,7 @@ def test_patch_rebased_by_hand_onto_a_rewritten_one(make_project: Callable[..., 
                                                     mails: S.MailMaker) -> None:
     """rebase -i edits the first patch so that the second one's diff no longer applies; the user
     resolves the second commit by hand: its own diff (overlay file included) becomes the patch."""
-    files = mails.files
-    first = mails.patch("Count calls in ceval", {"Python/ceval.c": S.replace(
-        files["Python/ceval.c"], "int ceval_line_05 = 5;\n", "int ceval_line_05 = 5; /* counted */\n")},
-        overlay={"Include/quicken_counter.h": "#define QUICKEN_COUNTER 1\n"})
-    second = mails.patch("Add the LOAD_CONST instruction", {"Python/bytecodes.c": S.replace(
-        files["Python/bytecodes.c"], "inst(STORE_FAST) {",
-        "inst(LOAD_CONST) {\n    value = consts[oparg];\n}\n\ninst(STORE_FAST) {")},
-        overlay={"Include/quicken_const.h": "#define QUICKEN_CONST 1\n"})
+    first, second = S.two_patches(mails, {"Include/quicken_const.h": "#define QUICKEN_CONST 1\n"})
     p = make_project([first, second], name="rebased")
     p.apply()
     state = WorkTree(p.cfg()).state()
@@ -301,7 +294,7 @@ def test_patch_rebased_by_hand_onto_a_rewritten_one(make_project: Callable[..., 
     edit(p, "Python/bytecodes.c", "inst(STORE_FAST) {", "inst(STORE_FAST) { /* tweaked */")
     p.git("commit", "-q", "-a", "--amend", "--no-edit")
     edit(p, "Python/bytecodes.c", "inst(STORE_FAST) { /* tweaked */",
-         "inst(LOAD_CONST) {\n    value = consts[oparg];\n}\n\ninst(STORE_FAST) { /* tweaked */")
+         S.LOAD_CONST_C + "inst(STORE_FAST) { /* tweaked */")
     (p.worktree / "Include/quicken_const.h").write_text("#define QUICKEN_CONST 2\n")
     p.git("add", "-A")
     p.git("commit", "-q", "-C", old_second)
