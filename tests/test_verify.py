@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,21 @@ def test_generated_powers_have_small_exponents() -> None:
         find(fuzz.strategies(), big_power, settings=settings(database=None, max_examples=3000))
     assert find(fuzz.strategies(), lambda cases: any("**" in c.template for c in cases),
                 settings=settings(database=None, max_examples=3000))  # powers are still generated
+
+
+def test_generated_programs_subscript_dict_subclasses() -> None:
+    """Loads, bumps and stores warmed up on a defaultdict and checked with other containers."""
+    from hypothesis import find, settings
+
+    def on_defaultdict(template: str, checked_on_other: bool) -> Callable[[list[fuzz.Case]], bool]:
+        return lambda cases: any(
+            case.template.startswith(template) and case.warm[0].startswith("defaultdict")
+            and (not checked_on_other or any(not args[0].startswith("defaultdict") for args in case.checks))
+            for case in cases)
+
+    for template in ("return {0}[{1}]", "{0}[{1}] += 1", "{0}[{1}] = {2}"):
+        assert find(fuzz.strategies(), on_defaultdict(template, True),
+                    settings=settings(database=None, max_examples=3000))
 
 
 FAKE_FUZZ = """#!{python}

@@ -4,6 +4,7 @@ specialized form by warm_all(); the bodies are kept on separate lines so
 that line events are meaningful."""
 
 from array import array
+from collections import defaultdict
 
 from _harness import fresh, live, warm
 
@@ -111,6 +112,12 @@ def slices(seq, text):
     return (head, tail, seq[-3:], text[:-1])
 
 
+def counting(counts, words):
+    for w in words:
+        counts[w] += 1
+    return (counts["zz"], sorted(counts.items()))
+
+
 def cases():
     """(name, function, argument factory) for every family."""
     return [
@@ -124,6 +131,7 @@ def cases():
         ("array_ops", array_ops, lambda: (array("i", [1, 2, 3]),)),
         ("make_objects", make_objects, lambda: (2,)),
         ("slices", slices, lambda: ([1, 2, 3, 4], "slice")),
+        ("counting", counting, lambda: (defaultdict(int), ["a", "b", "a"])),
     ]
 
 

@@ -2,7 +2,7 @@
 
 Hypothesis composes small functions that mix the operations the series
 changes (integer and float arithmetic and comparisons, truth tests,
-subscripts of lists, tuples and arrays, slices, dict and enumerate loops,
+subscripts of lists, tuples, arrays and (default)dicts, slices, dict and enumerate loops,
 class attributes, class calls), warms each function up with one set of operands
 and then calls it with others -- a type or value change after
 specialization, which is where a wrong guard shows.  A batch of such cases
@@ -50,7 +50,9 @@ BOUNDS = ("None", "0", "1", "-1", "2", "-3", "100", "-100", "2**62", "-2**100", 
 STORES = ("0", "1", "-1", "127", "128", "-129", "255", "256", "70000", "2**31", "2**63", "-2**63 - 1",
           "1.5", "'c'", "'cc'", "None", "True")
 MAPPINGS = ("{}", "{'a': 1, 'b': 2}", "{i: i * i for i in range(6)}", "Dct(x=1, y=2)",
-            "OrderedDict(p=1)", "dict.fromkeys('abc')")
+            "OrderedDict(p=1)", "dict.fromkeys('abc')", "defaultdict(int, a=1)", "defaultdict(list)",
+            "defaultdict(None, {0: 'z'})")
+KEYS = ("'a'", "'p'", "'x'", "0", "1", "True", "1.0", "-0.0", "float('nan')", "(1, 2)", "None", "[1]")
 SEQUENCES = ("[]", "[1, 2, 3]", "(4, 5)", "range(3)", "'ab'", "[(1, 2)]", "iter([1])", "Lst([1])")
 STARTS = ("0", "1", "-5", "sys.maxsize - 1", "sys.maxsize", "2**70", "True")
 CLASSES = ("Plain", "WithMeta", "Slotted", "Defaults", "KwOnly", "Color", "Abstractish", "Own")
@@ -64,7 +66,7 @@ COMPARE = ("<", "<=", "==", "!=", ">", ">=")
 PRELUDE = '''\
 import sys
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 import enum
 
 
@@ -231,6 +233,12 @@ def strategies():  # -> SearchStrategy[list[Case]]
     store = case(st.just("{0}[{1}] = {2}\nreturn {0}"),
                  st.tuples(st.sampled_from(CONTAINERS), st.sampled_from(INDEXES), st.sampled_from(STORES)),
                  st.tuples(st.sampled_from(CONTAINERS), st.sampled_from(INDEXES), st.sampled_from(STORES)))
+    entry = st.tuples(st.sampled_from(MAPPINGS), st.sampled_from(KEYS))
+    lookup = case(st.sampled_from(("return {0}[{1}]", "{0}[{1}] += 1\nreturn {0}")), entry, entry)
+    assign = case(st.just("{0}[{1}] = {2}\nreturn {0}"),
+                  st.tuples(st.sampled_from(MAPPINGS), st.sampled_from(KEYS), st.sampled_from(STORES)),
+                  st.tuples(st.sampled_from(MAPPINGS + CONTAINERS), st.sampled_from(KEYS),
+                            st.sampled_from(STORES)))
     bounds = st.tuples(st.sampled_from(SLICED), st.sampled_from(BOUNDS), st.sampled_from(BOUNDS))
     slice_load = case(st.just("return {0}[{1}:{2}]"), bounds, bounds)
     slice_store = case(st.sampled_from(tuple(f"{{0}}[{{1}}:{{2}}] = {value}\nreturn {{0}}"
@@ -258,8 +266,8 @@ def strategies():  # -> SearchStrategy[list[Case]]
                                                      st.sampled_from(INTS[:6])),
                 st.tuples(st.sampled_from(CLASSES), st.sampled_from(INTS[:6] + OTHERS[:3])),
                 st.sampled_from(("", "abstract", "init", "defaults")))
-    one = st.one_of(binary, power, compare, truth, subscr, store, slice_load, slice_store, items, enum_loop,
-                    pairs_loop, attr, call)
+    one = st.one_of(binary, power, compare, truth, subscr, store, lookup, assign, slice_load, slice_store,
+                    items, enum_loop, pairs_loop, attr, call)
     return st.lists(one, min_size=1, max_size=12)
 
 
