@@ -2,9 +2,9 @@
 
 Hypothesis composes small functions that mix the operations the series
 changes (integer and float arithmetic and comparisons, truth tests,
-subscripts of lists, tuples, arrays and (default)dicts, slices, dict and enumerate loops,
-class attributes, class calls), warms each function up with one set of operands
-and then calls it with others -- a type or value change after
+subscripts of lists, tuples, arrays and (default)dicts, slices, dict and
+enumerate loops, class attributes, class calls), warms each function up
+with one set of operands and then calls it with others -- a type or value change after
 specialization, which is where a wrong guard shows.  A batch of such cases
 is one program; it runs on both builds and their output must be identical.
 When it is not, Hypothesis shrinks the batch to a minimal case, which is
