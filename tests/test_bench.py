@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +23,29 @@ def sides(tmp_path: Path) -> tuple[bench.Side, bench.Side]:
 
 
 def test_calibrated_loops_come_from_pyperf_metadata() -> None:
-    assert bench._calibrated_loops(FIXTURES / "base.json") == 262144
+    found = bench.calibration(FIXTURES / "base.json")
+    assert [(c.name, c.loops) for c in found] == [("loop_sum", 32768), ("str_join", 262144)]
+    assert found[0].mean == pytest.approx(2.96e-6, rel=1e-3)
+
+
+def test_each_benchmark_of_a_script_gets_its_own_calibrated_loops(tmp_path: Path) -> None:
+    script = tmp_path / "run_benchmark.py"
+    shutil.copy(FIXTURES / "two_benchmarks.py", script)
+    pyperf_dir = suite.prepare_pyperf_path(tmp_path / "cache")
+    base, head = (bench.Side(label, Path(sys.executable), label * 40, tmp_path) for label in ("a", "b"))
+    options = suite.PyperfOptions(processes=2, values=2, warmups=1, min_time=0.1)
+    out = tmp_path / "out"
+    paths = bench.wall((suite.Benchmark("two", "pyperformance", script),), base, head, pyperf_dir, options,
+                       out, lambda _: None)
+    # pyperf's calibration doubles the loops until a value takes min_time: 128 x 1 ms, 2**17 x 1 us
+    for path in paths:
+        loaded = pyperf.BenchmarkSuite.load(str(path))
+        assert {b.get_name(): {r.get_loops() for r in b.get_runs()} for b in loaded.get_benchmarks()} == \
+            {"slow": {128}, "fast": {131072}}
+        assert all(len(b.get_runs()) == 2 for b in loaded.get_benchmarks())  # a run per process
+    measured = (script.parent / (script.name + ".calls")).read_text().splitlines()
+    assert "slow 131072" not in measured  # the fast benchmark's count is never given to the slow one
+    assert measured.count("slow 128") >= 2 * 2 * (1 + 2)  # two sides x two processes x (warmup + values)
 
 
 def test_calibration_without_loops_is_refused(tmp_path: Path) -> None:
@@ -34,7 +58,7 @@ def test_calibration_without_loops_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "noloops.json"
     path.write_text(json.dumps(data))
     with pytest.raises(QuickenError, match="recorded no loop count"):
-        bench._calibrated_loops(path)
+        bench.calibration(path)
 
 
 def test_instruction_only_report(tmp_path: Path) -> None:

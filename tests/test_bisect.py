@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import synthetic as S
-from quicken import bisect, cli
+from quicken import bisect, cli, suite
 from quicken.bisect import BAD, GOOD, SKIP, Judgement
 from quicken.errors import QuickenError
 
@@ -104,6 +106,20 @@ def test_wall_judge_adds_samples_until_sure_and_is_bounded() -> None:
     unsure = bisect.judge_wall(Path("good"), Path("head"), lambda p, r: noisy(1.0, 0.5, 3, r), 0.05,
                                max_rounds=3)
     assert unsure.verdict == SKIP and "not sure after 3 rounds" in unsure.detail
+
+
+def test_wall_samples_of_a_script_with_several_benchmarks_weigh_alike(tmp_path: Path) -> None:
+    script = tmp_path / "run_benchmark.py"
+    shutil.copy(Path(__file__).parent / "fixtures" / "pyperf" / "two_benchmarks.py", script)
+    two = suite.Benchmark("two", "pyperformance", script)
+    pyperf_dir = suite.prepare_pyperf_path(tmp_path / "cache")
+    python = Path(sys.executable)
+    calibrated = bisect.calibrate(two, python, pyperf_dir, tmp_path)
+    assert [(c.name, c.loops) for c in calibrated] == [("slow", 128), ("fast", 131072)]
+    values = bisect.pyperf_sampler(two, pyperf_dir, calibrated, tmp_path, values=2)(python, 0)
+    # 1 ms and 1 us a loop, each scaled to their geometric mean: 2 values each, all alike
+    assert values == pytest.approx([math.sqrt(1e-3 * 1e-6)] * 4)
+    assert "slow 131072" not in (tmp_path / "run_benchmark.py.calls").read_text().splitlines()
 
 
 # -- a synthetic series ----------------------------------------------------------------------

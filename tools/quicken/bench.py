@@ -1,7 +1,9 @@
 """Stage 5: run a benchmark suite on two builds and compare them.
 
-Wall mode runs pyperf with identical settings on both sides: the loop count
-is calibrated once (on the base) and then fixed for both, and the two sides'
+Wall mode runs pyperf with identical settings on both sides: each benchmark's
+loop count is calibrated once (on the base) and then fixed for both (a script
+that runs several benchmarks runs each in a pyperf worker of its own, with its
+own count), and the two sides'
 worker processes alternate in ABBA order (base, head, head, base, …) so that
 drift on a shared machine, and any advantage of running first, hit both
 equally.  Each side's results are one pyperf JSON
@@ -116,13 +118,66 @@ def _run(command: suite.Command, what: str, log: Path) -> None:
         raise QuickenError(f"{what} failed: {last}", f"full output: {log}")
 
 
-def _calibrated_loops(path: Path) -> int:
-    loaded = pyperf.BenchmarkSuite.load(str(path))
-    loops = [b.get_metadata().get("loops") for b in loaded.get_benchmarks()]
-    known = [int(n) for n in loops if n]
-    if not known:
-        raise QuickenError(f"{path}: pyperf recorded no loop count", "rerun with --loops N")
-    return max(known)
+@dataclass(frozen=True)
+class Calibrated:
+    """What the calibration run found for one benchmark of a script."""
+
+    name: str
+    loops: int  # loops per value, as pyperf calibrated them
+    mean: float  # seconds per loop on the calibrated build
+
+
+def calibrate(bench: suite.Benchmark, python: Path, pyperf_dir: Path, options: suite.PyperfOptions,
+              path: Path, log: Path) -> tuple[Calibrated, ...]:
+    """Let pyperf calibrate the loop count of every benchmark ``bench``'s script runs, with
+    ``options`` (min_time, affinity, …) but one process, one warmup and one value.
+
+    In the order the script runs them: pyperf's worker tasks (a script may run several,
+    e.g. deepcopy, deepcopy_reduce and deepcopy_memo, whose loop counts differ 128-fold).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    opts = dataclasses.replace(options, processes=1, values=1, warmups=1, loops=None, output=path,
+                               append=None)
+    _run(suite.bench_command(bench, python, pyperf_dir, opts), f"{bench.name} on {python} (calibration)", log)
+    return calibration(path)
+
+
+def calibration(path: Path) -> tuple[Calibrated, ...]:
+    """The loop counts (and means) a calibration run wrote to ``path``, in task order."""
+    found = []
+    for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
+        loops = b.get_metadata().get("loops")
+        if not loops:
+            raise QuickenError(f"{path}: pyperf recorded no loop count for {b.get_name()}",
+                               "rerun with --loops N")
+        found.append(Calibrated(b.get_name(), int(loops), b.mean()))
+    if not found:
+        raise QuickenError(f"{path}: the calibration run recorded no benchmark", "rerun with --loops N")
+    return tuple(found)
+
+
+def process_commands(
+    bench: suite.Benchmark,
+    python: Path,
+    pyperf_dir: Path,
+    options: suite.PyperfOptions,
+    calibrated: Sequence[Calibrated] | int,
+) -> list[suite.Command]:
+    """The pyperf runs that give one worker process's values of every benchmark of ``bench``.
+
+    ``calibrated``: the calibration's loop counts, or one count the user fixed for all.  A
+    script that runs one benchmark, or a fixed count: one pyperf run with ``--loops``.  A
+    script that runs several: each benchmark in a worker of its own with its own loop count,
+    since ``--loops`` applies to all of a script's benchmarks and the fastest one's count
+    would make the slowest run for minutes a value.
+    """
+    if isinstance(calibrated, int) or len(calibrated) == 1:
+        loops = calibrated if isinstance(calibrated, int) else calibrated[0].loops
+        return [suite.bench_command(bench, python, pyperf_dir, dataclasses.replace(options, loops=loops))]
+    return [suite.bench_command(bench, python, pyperf_dir, dataclasses.replace(options, loops=c.loops),
+                                worker_task=task)
+            for task, c in enumerate(calibrated)]
 
 
 def alternation(proc: int, base: Side, head: Side) -> tuple[tuple[str, Side], tuple[str, Side]]:
@@ -145,16 +200,13 @@ def wall(
     parts: dict[str, list[Path]] = {"base": [], "head": []}
     log = out / "wall.log"
     for i, bench in enumerate(benches, 1):
-        loops = options.loops
-        if loops is None:
+        loops: Sequence[Calibrated] | int
+        if options.loops is None:
             report(f"wall [{i}/{len(benches)}] {bench.name}: calibrate")
-            calib = out / "raw" / f"{bench.name}.calibrate.json"
-            calib.parent.mkdir(parents=True, exist_ok=True)
-            calib.unlink(missing_ok=True)
-            cmd = suite.bench_command(bench, base.python, pyperf_dir,
-                                      dataclasses.replace(per_process, values=1, warmups=1, output=calib))
-            _run(cmd, f"{bench.name} on {base.label} (calibration)", log)
-            loops = _calibrated_loops(calib)
+            loops = calibrate(bench, base.python, pyperf_dir, per_process,
+                              out / "raw" / f"{bench.name}.calibrate.json", log)
+        else:
+            loops = options.loops
         for side_name in ("base", "head"):
             path = out / "raw" / f"{bench.name}.{side_name}.json"
             path.unlink(missing_ok=True)
@@ -163,9 +215,9 @@ def wall(
             for side_name, side in alternation(proc, base, head):
                 report(f"wall [{i}/{len(benches)}] {bench.name}: process {proc + 1}/{processes} {side.label}")
                 path = out / "raw" / f"{bench.name}.{side_name}.json"
-                opts = dataclasses.replace(per_process, loops=loops, append=path)
-                _run(suite.bench_command(bench, side.python, pyperf_dir, opts),
-                     f"{bench.name} on {side.label}", log)
+                opts = dataclasses.replace(per_process, append=path)
+                for cmd in process_commands(bench, side.python, pyperf_dir, opts, loops):
+                    _run(cmd, f"{bench.name} on {side.label}", log)
     return (suite.merge_results(parts["base"], out / "base.json"),
             suite.merge_results(parts["head"], out / "head.json"))
 

@@ -30,7 +30,10 @@ Judges:
   threshold, default 5 %), *same* (the upper end of the 95 % confidence
   interval of the ratio is under the threshold) or *not sure*, which adds a
   round of samples for both sides, up to ``--max-rounds``; still unsure at
-  the bound means the commit is skipped, and the report says so.
+  the bound means the commit is skipped, and the report says so.  A script
+  that runs several benchmarks (deepcopy) is sampled whole: each benchmark
+  with its own calibrated loop count, its values scaled so that all weigh
+  alike.
 
 ``--script`` judges one commit, the HEAD of a checkout (``--repo PATH``, else
 the work tree), against ``--good`` and exits like a ``git bisect run`` script:
@@ -49,16 +52,19 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import build, measure, pyperf_api, suite
 from .config import Config
 from .errors import BuildError, QuickenError
 from .gitutil import Git
 from .worktree import PATCH_REFS, WorkTree
+
+if TYPE_CHECKING:
+    from .bench import Calibrated
 
 Report = Callable[[str], None]
 GOOD, BAD, SKIP = "good", "bad", "skip"
@@ -198,34 +204,38 @@ def judge_wall(
                      f"not sure after {max_rounds} rounds: {detail}")
 
 
-def pyperf_sampler(bench: suite.Benchmark, pyperf_dir: Path, loops: int, out: Path,
+def pyperf_sampler(bench: suite.Benchmark, pyperf_dir: Path, calibrated: Sequence[Calibrated], out: Path,
                    values: int = 3) -> Sampler:
+    """One worker process's values of every benchmark ``bench``'s script runs, each with its
+    calibrated loop count.  A script that runs several (deepcopy: 320 us, 2.9 us and 30 us a
+    loop) has each benchmark's values scaled to the geometric mean of their calibrated means,
+    so that all weigh alike in one sample and its values stay seconds (one benchmark: unscaled).
+    """
     import pyperf
 
-    from .bench import _run
+    from .bench import _run, process_commands
 
+    centre = math.prod(c.mean for c in calibrated) ** (1 / len(calibrated))
+    scale = {c.name: centre / c.mean if len(calibrated) > 1 else 1.0 for c in calibrated}
     counter = iter(range(1_000_000))
 
     def sample(python: Path, rnd: int) -> list[float]:
         path = out / f"{bench.name}.{next(counter)}.json"
-        opts = suite.PyperfOptions(processes=1, values=values, warmups=1, loops=loops, output=path)
-        command = suite.bench_command(bench, python, pyperf_dir, opts)
-        _run(command, f"{bench.name} on {python}", out / "wall.log")
+        path.unlink(missing_ok=True)
+        opts = suite.PyperfOptions(processes=1, values=values, warmups=1, append=path)
+        for command in process_commands(bench, python, pyperf_dir, opts, calibrated):
+            _run(command, f"{bench.name} on {python}", out / "wall.log")
         loaded = pyperf.BenchmarkSuite.load(str(path))
-        return [v for b in loaded.get_benchmarks() for v in b.get_values()]
+        return [v * scale[b.get_name()] for b in loaded.get_benchmarks() for v in b.get_values()]
 
     return sample
 
 
-def calibrate(bench: suite.Benchmark, python: Path, pyperf_dir: Path, out: Path) -> int:
-    from .bench import _calibrated_loops, _run
+def calibrate(bench: suite.Benchmark, python: Path, pyperf_dir: Path, out: Path) -> tuple[Calibrated, ...]:
+    from .bench import calibrate as calibrate_on
 
-    calib = out / f"{bench.name}.calibrate.json"
-    calib.unlink(missing_ok=True)
-    opts = suite.PyperfOptions(processes=1, values=1, warmups=1, output=calib)
-    command = suite.bench_command(bench, python, pyperf_dir, opts)
-    _run(command, f"{bench.name} (calibration)", out / "wall.log")
-    return _calibrated_loops(calib)
+    return calibrate_on(bench, python, pyperf_dir, suite.PyperfOptions(),
+                        out / f"{bench.name}.calibrate.json", out / "wall.log")
 
 
 # -- builds and measurements -----------------------------------------------------------
@@ -323,8 +333,10 @@ def make_judge(
                 reference["sampler"] = sampler
                 return Judgement(GOOD, None, 1.0, "reference", built)
             suite.check_target_python(python, m.pyperf_dir)
-            loops = calibrate(m.bench, python, m.pyperf_dir, m.out)
-            reference["sampler"] = pyperf_sampler(m.bench, m.pyperf_dir, loops, m.out)
+            calibrated = calibrate(m.bench, python, m.pyperf_dir, m.out)
+            reference["sampler"] = pyperf_sampler(m.bench, m.pyperf_dir, calibrated, m.out)
+            loops = ", ".join(f"{c.name} {c.loops}" for c in calibrated) if len(calibrated) > 1 \
+                else str(calibrated[0].loops)
             return Judgement(GOOD, None, 1.0, f"reference ({loops} loops per value)", built)
         j = judge_wall(reference["python"], python, reference["sampler"], threshold,
                        max_rounds=max_rounds, report=m.report)

@@ -676,10 +676,17 @@ def bench_command(
     pyperf_dir: Path,
     options: PyperfOptions,
     *,
+    worker_task: int | None = None,
     base_env: Mapping[str, str] | None = None,
 ) -> Command:
-    """Command running one benchmark script with pyperf (spawns its workers)."""
-    argv = (str(python), "-u", str(bench.script), *bench.args, *options.argv())
+    """Command running one benchmark script with pyperf (spawns its workers).
+
+    With ``worker_task`` the command is itself the worker for that task (0-based) of a
+    script that runs several benchmarks: pyperf's worker mode, which, unlike a manager,
+    runs one benchmark of the script, so that each can be given its own ``--loops``.
+    """
+    worker = () if worker_task is None else ("--worker", f"--worker-task={worker_task}")
+    argv = (str(python), "-u", str(bench.script), *bench.args, *worker, *options.argv())
     return Command(argv=argv, env=benchmark_env(pyperf_dir, base_env=base_env), cwd=bench.script.parent)
 
 
