@@ -581,3 +581,29 @@ def test_a_linker_that_does_not_say_what_it_did_is_refused(
     with pytest.raises(BuildError, match=message):
         build.relink(project.cfg(), res, 1040, lambda _: None)
     assert not (res.python.parent / "python-layout-1040").exists()
+
+
+def test_new_compiler_warnings_are_the_head_builds_own(tmp_path: Path) -> None:
+    def slot(name: str, log: str) -> Path:
+        path = tmp_path / "builds" / "release" / name
+        (path / "obj").mkdir(parents=True)
+        (path / "build.log").write_text(log)
+        return path
+
+    stock = ("../src/Objects/obmalloc.c:1200:5: warning: writing 1 byte into a region of size 0 "
+             "[-Wstringop-overflow=]\n")
+    base = slot("baseline", "gcc -c ../src/Python/ceval.c\n" + stock)
+    head = slot("patched", (
+        "gcc -c ../src/Python/ceval.c\n"
+        + stock.replace(":1200:", ":1212:")  # the same warning, moved by the patch: not new
+        + f"{tmp_path}/builds/release/patched/src/Include/internal/pycore_quicken_init.h:129:1: warning: "
+          "inline function 'f' given attribute 'noinline' [-Wattributes]\n"
+        + "In file included from ../src/Python/ceval.c:20:\n"
+        + "lto-wrapper: warning: using serial compilation of 2 LTRANS jobs\n"))
+    overflow = "writing 1 byte into a region of size 0 [-Wstringop-overflow=]"
+    assert build.compiler_warnings(head)[("Objects/obmalloc.c", overflow)] == 1
+    assert build.new_warnings(base, head) == [
+        "Include/internal/pycore_quicken_init.h: inline function 'f' given attribute 'noinline' "
+        "[-Wattributes]"]
+    assert build.new_warnings(head, base) == []
+    assert build.new_warnings(base, tmp_path / "never-built") == []

@@ -147,6 +147,8 @@ def test_a_failed_verification_is_recorded_and_refused(verifiable: tuple[Config,
     with pytest.raises(QuickenError, match="verification FAILED on "):
         verify.require(cfg, series, patch)
     assert "reached by no differential program" in verify.render(outcome)
+    warned = verify.Outcome(patch.name, "quick", "0" * 40, warnings=("Python/ceval.c: unused variable 'x'",))
+    assert warned.failures == ["new compiler warning: Python/ceval.c: unused variable 'x'"]
 
 
 def test_generated_programs_compile_and_are_deterministic() -> None:
@@ -268,13 +270,18 @@ def test_a_full_verify_runs_the_programs_on_the_shipped_builds_too(
         return type("Built", (), {"python": fakes[target]})()
 
     monkeypatch.setattr(verify.build, "build_one", build_one)
+    warning = "../src/Python/ceval.c:{}:9: warning: unused variable 'x' [-Wunused-variable]\n"
+    (fakes["baseline"].parent.parent / "build.log").write_text(warning.format(100))
+    (fakes[patch.name].parent.parent / "build.log").write_text(warning.format(110) + warning.format(900))
     options = verify.Options(quick=False, fuzz=False, regrtest=False, stress=False, ecosystem=False)
     extra = verify._full_checks(cfg, series, [patch], tmp_path, tmp_path, options, tmp_path, lambda _: None,
                                 None)
     assert built == [("baseline", "pgo-lto"), (patch.name, "pgo-lto")]
     shipped = extra["shipped"]
     assert shipped["failures"] == ["q.py (pgo-lto): output differs: stdout line 2: base '<end of output>' | "
-                                   "head 'value: 0x? head only'"]
+                                   "head 'value: 0x? head only'",
+                                   "new compiler warning: Python/ceval.c: unused variable 'x' "
+                                   "[-Wunused-variable] (pgo-lto build)"]
     assert shipped["configs"] == {"pgo-lto": {"programs": 2, "passed": 1, "own_tests": "no tests of its own"}}
     outcome = verify.Outcome(patch.name, "full", "0" * 40, extra=extra)
     assert not outcome.passed and outcome.failures[0].startswith("shipped: q.py (pgo-lto): output differs")

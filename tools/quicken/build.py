@@ -45,6 +45,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -507,6 +508,38 @@ def missing_modules(log: Path) -> list[str]:
     m = re.search(r"necessary bits to build these optional modules were not found:\n(.*?)(?:\nTo find|\n\n)",
                   text, re.S)
     return m.group(1).split() if m else []
+
+
+#: A compiler's (or LTO linker's) warning in a build log: ``path:line[:column]: warning: message``.
+_WARNING = re.compile(r"^(?P<path>[^\s:][^:]*):\d+:(?:\d+:)? warning: (?P<message>.+)$")
+
+
+def compiler_warnings(slot: Path) -> Counter[tuple[str, str]]:
+    """The warnings in a build slot's log, counted by (path in the source tree, message).
+
+    Line numbers are left out (a patch moves the lines below it) and paths are made
+    relative to the slot's ``src``, so that two slots' warnings compare.  The log holds
+    what the slot's last ``make`` compiled (ccache replays a cached unit's warnings), so
+    a build that recompiled only what changed shows the warnings of what changed.
+    """
+    log = slot / "build.log"
+    found: Counter[tuple[str, str]] = Counter()
+    if not log.is_file():
+        return found
+    src = slot / "src"
+    for line in log.read_text(errors="replace").splitlines():
+        m = _WARNING.match(line)
+        if m is None:
+            continue
+        path = Path(m["path"]) if os.path.isabs(m["path"]) else slot / "obj" / m["path"]
+        found[(os.path.relpath(os.path.normpath(path), src), m["message"])] += 1
+    return found
+
+
+def new_warnings(base_slot: Path, head_slot: Path) -> list[str]:
+    """The warnings ``head_slot``'s log has and ``base_slot``'s has not: ``path: message``."""
+    new = compiler_warnings(head_slot) - compiler_warnings(base_slot)
+    return [f"{path}: {message}" for path, message in sorted(new)]
 
 
 def build_one(

@@ -282,6 +282,7 @@ class Outcome:
     new: tuple[str, ...] = ()
     unreached: tuple[str, ...] = ()
     own_tests: tuple[bool, str] | None = None
+    warnings: tuple[str, ...] = ()  # compiler warnings its build has and the baseline's has not
     extra: dict[str, dict[str, object]] = field(default_factory=dict)  # fuzz, regrtest, stress, ecosystem
     record: Path | None = None
 
@@ -291,6 +292,7 @@ class Outcome:
         lines += [f"new instruction {name} is reached by no differential program" for name in self.unreached]
         if self.own_tests is not None and not self.own_tests[0]:
             lines.append(f"the patch's own tests failed: {self.own_tests[1]}")
+        lines += [f"new compiler warning: {w}" for w in self.warnings]
         for what, data in self.extra.items():
             failures = data.get("failures")
             lines += [f"{what}: {line}" for line in failures] if isinstance(failures, list) else []
@@ -348,7 +350,7 @@ def run(cfg: Config, names: Sequence[str] | None = None, options: Options | None
     for target, tests in targets:
         built = build.build_one(cfg, target, bc.name, report)
         last = built.python
-        outcome = Outcome(target, mode, built.tree)
+        outcome = Outcome(target, mode, built.tree, warnings=tuple(new_warnings(base, built.python, bc.name)))
         report(f"verify {target}: {len(paths)} differential programs")
         outcome.programs = run_programs(paths, base, built.python, bc.name, cfg.job_count, report)
         outcome.new = new_instructions(base, built.python)
@@ -404,6 +406,12 @@ def _full_checks(cfg: Config, series: Series, chosen: Sequence[Patch], base: Pat
     return extra
 
 
+def new_warnings(base: Path, head: Path, config: str | None = None) -> list[str]:
+    """The compiler warnings of the build of ``head`` (an interpreter) that stock's has not."""
+    where = f" ({config} build)" if config else ""
+    return [f"{w}{where}" for w in build.new_warnings(base.parent.parent, head.parent.parent)]
+
+
 def _both_sides(cfg: Config, config: str, target: str, report: Report
                 ) -> tuple[Path, Path, list[ProgramResult]]:
     """The baseline and ``target`` built in ``config``, and the programs run on both."""
@@ -421,6 +429,7 @@ def _stress(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: P
         return {"failures": [f"no '{STRESS_CONFIG}' build configuration in quicken.toml"]}
     base, head, results = _both_sides(cfg, STRESS_CONFIG, target, report)
     failures = [r.describe() for r in results if r.difference is not None]
+    failures += [f"new compiler warning: {w}" for w in new_warnings(base, head, STRESS_CONFIG)]
     own = _own_tests_of(series, chosen)
     selection = sorted({t for p in chosen for t in p.tests} - set(own))
     cache = build.cache_dir(cfg, STRESS_CONFIG, "regrtest")
@@ -450,8 +459,9 @@ def _shipped(cfg: Config, series: Series, chosen: Sequence[Patch], results_dir: 
     configs: dict[str, object] = {}
     for config in cfg.verify_configs:
         report(f"verify: the programs on {config} builds")
-        _, head, results = _both_sides(cfg, config, target, report)
+        base, head, results = _both_sides(cfg, config, target, report)
         failures += [r.describe() for r in results if not r.passed]
+        failures += [f"new compiler warning: {w}" for w in new_warnings(base, head, config)]
         ok, summary = run_own_tests(head, own, cfg.job_count, results_dir / f"{config}-own-tests.log")
         if not ok:
             failures.append(f"the patches' own tests failed on the {config} build: {summary}")
@@ -471,6 +481,7 @@ def write_record(cfg: Config, series: Series, patch: Patch, outcome: Outcome, re
         "head_tree": outcome.head_tree,
         "new_instructions": list(outcome.new),
         "unreached": list(outcome.unreached),
+        "new_warnings": list(outcome.warnings),
         "programs": [asdict(r) for r in outcome.programs],
         "own_tests": None if outcome.own_tests is None else {"passed": outcome.own_tests[0],
                                                                "summary": outcome.own_tests[1]},
