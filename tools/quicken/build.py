@@ -532,7 +532,8 @@ def compiler_warnings(slot: Path) -> Counter[tuple[str, str]]:
         if m is None:
             continue
         path = Path(m["path"]) if os.path.isabs(m["path"]) else slot / "obj" / m["path"]
-        found[(os.path.relpath(os.path.normpath(path), src), m["message"])] += 1
+        message = m["message"].replace(str(slot), "<build>")  # PGO names the slot's .gcda files
+        found[(os.path.relpath(os.path.normpath(path), src), message)] += 1
     return found
 
 
