@@ -23,6 +23,8 @@ PROGRAM = """
 #include <stdio.h>
 #include <stdlib.h>
 
+int PyA_Type, PyB_Type;  /* what a guard compares an operand's type against */
+
 __attribute__((cold, noinline)) static void
 fail(int acc)
 {
@@ -33,7 +35,8 @@ fail(int acc)
 int
 run(const unsigned char *code, int n)
 {
-    static void *opcode_targets[5] = {&&op_add, &&op_triple, &&op_spilled, &&op_halt, &&op_rare};
+    static void *opcode_targets[6] = {&&op_add, &&op_triple, &&op_spilled, &&op_halt, &&op_rare,
+                                      &&op_guard};
     int acc = 1, i = 0;
 #define DISPATCH() do { if (i >= n) return acc; goto *opcode_targets[code[i++]]; } while (0)
     DISPATCH();
@@ -55,6 +58,10 @@ op_halt:
 op_rare:
     fail(acc);
     DISPATCH();
+op_guard:
+    __asm__ volatile("lea %(first)s(%%%%rip),%%%%rax\\n\\tlea %(second)s(%%%%rip),%%%%rax" ::: "rax");
+    acc += 5;
+    DISPATCH();
 }
 
 int
@@ -67,9 +74,11 @@ main(int argc, char **argv)
 """
 
 
-def compile_program(tmp_path: Path, name: str, *, triple_jumps: bool, flags: tuple[str, ...] = ()) -> Path:
+def compile_program(tmp_path: Path, name: str, *, triple_jumps: bool, flags: tuple[str, ...] = (),
+                    guard: tuple[str, str] = ("PyA_Type", "PyB_Type")) -> Path:
     source = tmp_path / f"{name}.c"
-    source.write_text(PROGRAM % {"add": JUMP, "triple": JUMP if triple_jumps else NOPS, "nops": NOPS})
+    source.write_text(PROGRAM % {"add": JUMP, "triple": JUMP if triple_jumps else NOPS, "nops": NOPS,
+                                 "first": guard[0], "second": guard[1]})
     binary = tmp_path / name
     subprocess.run(["gcc", "-O2", *flags, "-fPIE", "-pie", "-o", str(binary), str(source)], check=True)
     assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout == "5\n"
@@ -113,6 +122,24 @@ def test_entries_in_a_cold_part_are_named(tmp_path: Path, partition: bool) -> No
     else:
         assert layout.in_cold_part() == []
         assert layout.summary().endswith("; 0 of 5 lie in a cold part")
+
+
+def test_a_guard_that_tests_types_in_another_order_is_named(tmp_path: Path) -> None:
+    names = {**NAMES, 5: "GUARD"}
+    base = codegen.read(compile_program(tmp_path, "base", triple_jumps=False), names)
+    head = codegen.read(compile_program(tmp_path, "head", triple_jumps=False, guard=("PyB_Type", "PyA_Type")),
+                        names)
+    assert base.entries["GUARD"].types == ("PyA_Type", "PyB_Type")
+    # the entries before it do not see its types
+    assert all(not entry.types for name, entry in base.entries.items() if name != "GUARD")
+    ab, ba = ("PyA_Type", "PyB_Type"), ("PyB_Type", "PyA_Type")
+    assert codegen.reordered_guards(base, head) == [("GUARD", ab, ba)]
+    assert codegen.decisions(base, head) == [
+        "GUARD tests types in another order: PyB_Type, PyA_Type (base: PyA_Type, PyB_Type); an operand of a "
+        "type now tested later pays the compare and branch before it"]
+    assert codegen.render(base, head).splitlines()[-1] == (
+        "guards that test types in another order (1): GUARD PyB_Type PyA_Type (was PyA_Type PyB_Type)")
+    assert codegen.reordered_guards(base, base) == []
 
 
 def test_a_binary_without_a_dispatch_table_is_a_clear_error(tmp_path: Path) -> None:

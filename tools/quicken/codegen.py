@@ -15,7 +15,13 @@ A patch that adds an unrelated instruction can so make a generic instruction
 slower (a taken jump per execution) while every benchmark executes fewer
 instructions.
 
-A third is made from the profile, not from the instructions: whether an
+A third is the order of a guard's type tests: ``tp == &A || tp == &B`` lets
+GCC test B first, and which it does flips with unrelated changes to the
+function (0005's set and frozenset tests are swapped in 7 of 21 trees built
+from this series' history; written as two ``if`` statements, in none), so an
+operand of the type now tested second pays the other test's compare and branch.
+
+A fourth is made from the profile, not from the instructions: whether an
 instruction's entry lies in the function's ``.cold`` part, the blocks GCC's
 hot/cold partitioning (``-freorder-blocks-and-partition``) judged never
 executed and placed in ``.text.unlikely``, away from the hot code; with a
@@ -44,6 +50,10 @@ from .errors import QuickenError, ToolMissingError
 
 #: Instructions read at each entry.
 WINDOW = 6
+#: Instructions at each entry searched for the type objects its guards compare against.
+GUARD_WINDOW = 24
+#: The symbol objdump names in the comment of an instruction that addresses a type object.
+_TYPE_REF = re.compile(r"<(\w+_Type)(?:[+-]0x[0-9a-f]+)?>$")
 _TABLE = "opcode_targets"
 _SYMBOL = re.compile(rf"^([0-9a-f]+) ([0-9a-f]+) [dD] ({_TABLE}(?:\.\d+)?)$")
 #: A function's cold part as GCC names it: ``f.cold`` (``f.cold.1`` and the like after LTO).
@@ -67,6 +77,7 @@ class Entry:
     address: int
     instructions: tuple[str, ...]
     cold: str | None = None  # the ``.cold`` part it lies in, if any
+    types: tuple[str, ...] = ()  # type objects addressed in its first GUARD_WINDOW instructions, in order
 
     @property
     def jumps(self) -> bool:
@@ -187,26 +198,37 @@ def cold_parts(symbol_lines: Sequence[str]) -> list[tuple[int, int, str]]:
     return parts
 
 
-def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW) -> dict[int, tuple[str, ...]]:
+@dataclass(frozen=True)
+class Instruction:
+    address: int
+    text: str  # without objdump's comment
+    symbol: str | None  # the type object it addresses (objdump's ``# addr <PyTuple_Type>``), if any
+
+
+def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW
+                ) -> dict[int, tuple[Instruction, ...]]:
     """The first ``window`` instructions at each address (one objdump run over their span)."""
     if not addresses:
         return {}
     low, high = min(addresses), max(addresses) + 16 * window
     out = _run([_tool("objdump"), "-d", "--no-show-raw-insn", f"--start-address={low:#x}",
                 f"--stop-address={high:#x}", str(binary)], str(binary))
-    listing: list[tuple[int, str]] = []
+    listing: list[tuple[int, Instruction]] = []
     for line in out.splitlines():
         match = _INSN.match(line)
         if match:
             text = re.sub(r"\s+#.*$|\s+<[^>]*>$", "", match.group(2)).strip()
-            listing.append((int(match.group(1), 16), re.sub(r"\s+", " ", text)))
+            symbol = _TYPE_REF.search(match.group(2).strip())
+            address = int(match.group(1), 16)
+            listing.append((address, Instruction(address, re.sub(r"\s+", " ", text),
+                                                 symbol.group(1) if symbol else None)))
     index = {address: i for i, (address, _) in enumerate(listing)}
     result = {}
     for address in set(addresses):
         if address not in index:
             raise QuickenError(f"{binary}: no instruction starts at {address:#x} (a dispatch target)")
         at = index[address]
-        result[address] = tuple(text for _, text in listing[at:at + window])
+        result[address] = tuple(insn for _, insn in listing[at:at + window])
     return result
 
 
@@ -215,13 +237,22 @@ def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout
     symbol_lines = symbols(binary)
     targets = table_targets(binary, symbol_lines)
     wanted = {op: targets[op] for op in names if op < len(targets)}
-    code = disassemble(binary, list(wanted.values()), window)
+    code = disassemble(binary, list(wanted.values()), max(window, GUARD_WINDOW))
     parts = cold_parts(symbol_lines)
 
     def part_of(address: int) -> str | None:
         return next((name for start, size, name in parts if start <= address < start + size), None)
 
-    entries = {names[op]: Entry(op, names[op], address, code[address], part_of(address))
+    starts = sorted(set(targets))
+
+    def types(address: int) -> tuple[str, ...]:
+        """The type objects addressed before the next dispatch target (another opcode's code)."""
+        end = next((a for a in starts if a > address), None)
+        insns = [i for i in code[address][:GUARD_WINDOW] if end is None or i.address < end]
+        return tuple(dict.fromkeys(i.symbol for i in insns if i.symbol))  # first mention of each
+
+    entries = {names[op]: Entry(op, names[op], address, tuple(i.text for i in code[address][:window]),
+                                part_of(address), types(address))
                for op, address in wanted.items()}
     return Layout(binary, entries)
 
@@ -264,7 +295,20 @@ def decisions(base: Layout, head: Layout) -> list[str]:
         verb = "entry now jumps" if len(gained) == 1 else "entries now jump"
         notes.append(f"{len(gained)} {verb} to a body placed elsewhere (a taken jump per execution): "
                      f"{', '.join(gained)}")
+    for name, old, new in reordered_guards(base, head):
+        notes.append(f"{name} tests types in another order: {', '.join(new)} (base: {', '.join(old)}); "
+                     "an operand of a type now tested later pays the compare and branch before it")
     return notes
+
+
+def reordered_guards(base: Layout, head: Layout) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Opcodes whose entries address the same type objects in another order: (name, base, head)."""
+    found = []
+    for name in sorted(base.entries.keys() & head.entries.keys()):
+        old, new = base.entries[name].types, head.entries[name].types
+        if len(old) > 1 and old != new and sorted(old) == sorted(new):
+            found.append((name, old, new))
+    return found
 
 
 def render(base: Layout, head: Layout, labels: tuple[str, str] = ("base", "head"),
@@ -277,6 +321,10 @@ def render(base: Layout, head: Layout, labels: tuple[str, str] = ("base", "head"
     lost = [c.name for c in moved if not c.gained]
     lines.append(f"entries that now jump ({len(gained)}): {', '.join(gained) or 'none'}")
     lines.append(f"entries that no longer jump ({len(lost)}): {', '.join(lost) or 'none'}")
+    reordered = reordered_guards(base, head)
+    lines.append(f"guards that test types in another order ({len(reordered)}): "
+                 + ("; ".join(f"{name} {' '.join(new)} (was {' '.join(old)})" for name, old, new in reordered)
+                    or "none"))
     for name in show:
         for label, layout in zip(labels, (base, head), strict=True):
             entry = layout.entries.get(name)
