@@ -124,8 +124,11 @@ _PyQuicken_PopInitShim(PyThreadState *tstate, _PyInterpreterFrame *shim)
    nargs arguments at args.  args[-1] (the NULL slot) receives self.
    Consumes the references to tp and to the arguments whatever happens.
    Returns the __init__ frame, or NULL with an exception set and both frames
-   popped.  Kept out of line: the interpreter loop only calls it. */
-static inline Py_NO_INLINE _PyInterpreterFrame *
+   popped.  Kept out of line (not static inline: GCC rejects noinline on an
+   inline function) and defined only where the interpreter loop is compiled
+   (_PY_INTERPRETER), so that other includers have no unused function. */
+#ifdef _PY_INTERPRETER
+Py_NO_INLINE static _PyInterpreterFrame *
 _PyQuicken_PushInitFrames(PyThreadState *tstate, _PyInterpreterFrame *frame,
                           PyTypeObject *tp, PyFunctionObject *init,
                           PyObject **args, int nargs, PyCodeObject *shim_code)
@@ -155,6 +158,7 @@ _PyQuicken_PushInitFrames(PyThreadState *tstate, _PyInterpreterFrame *frame,
     shim->previous = frame;
     return init_frame;
 }
+#endif  /* _PY_INTERPRETER */
 
 #ifdef __cplusplus
 }

@@ -86,7 +86,6 @@ _PyQuicken_GetSlice(PyObject *container, Py_ssize_t ilow, Py_ssize_t ihigh)
     return PyUnicode_Substring(container, ilow, ihigh);
 }
 
-
 /* list[ilow:ihigh] = value for an exact list (unadjusted bounds), as
    list_ass_subscript() does it: the value becomes a sequence first (which
    may run code that resizes the list), the bounds are adjusted to the
