@@ -135,8 +135,8 @@ def test_a_guard_that_tests_types_in_another_order_is_named(tmp_path: Path) -> N
     ab, ba = ("PyA_Type", "PyB_Type"), ("PyB_Type", "PyA_Type")
     assert codegen.reordered_guards(base, head) == [("GUARD", ab, ba)]
     assert codegen.decisions(base, head) == [
-        "GUARD tests types in another order: PyB_Type, PyA_Type (base: PyA_Type, PyB_Type); an operand of a "
-        "type now tested later pays the compare and branch before it"]
+        "GUARD tests types in another order: PyB_Type, PyA_Type (base: PyA_Type, PyB_Type); where the guard "
+        "accepts either type, an operand of the one now tested later pays the other's compare and branch"]
     assert codegen.render(base, head).splitlines()[-1] == (
         "guards that test types in another order (1): GUARD PyB_Type PyA_Type (was PyA_Type PyB_Type)")
     assert codegen.reordered_guards(base, base) == []

@@ -297,7 +297,8 @@ def decisions(base: Layout, head: Layout) -> list[str]:
                      f"{', '.join(gained)}")
     for name, old, new in reordered_guards(base, head):
         notes.append(f"{name} tests types in another order: {', '.join(new)} (base: {', '.join(old)}); "
-                     "an operand of a type now tested later pays the compare and branch before it")
+                     "where the guard accepts either type, an operand of the one now tested later pays "
+                     "the other's compare and branch")
     return notes
 
 
