@@ -213,22 +213,22 @@ def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW
     low, high = min(addresses), max(addresses) + 16 * window
     out = _run([_tool("objdump"), "-d", "--no-show-raw-insn", f"--start-address={low:#x}",
                 f"--stop-address={high:#x}", str(binary)], str(binary))
-    listing: list[tuple[int, Instruction]] = []
+    listing: list[Instruction] = []
     for line in out.splitlines():
         match = _INSN.match(line)
         if match:
-            text = re.sub(r"\s+#.*$|\s+<[^>]*>$", "", match.group(2)).strip()
-            symbol = _TYPE_REF.search(match.group(2).strip())
-            address = int(match.group(1), 16)
-            listing.append((address, Instruction(address, re.sub(r"\s+", " ", text),
-                                                 symbol.group(1) if symbol else None)))
-    index = {address: i for i, (address, _) in enumerate(listing)}
+            raw = match.group(2).strip()
+            text = re.sub(r"\s+#.*$|\s+<[^>]*>$", "", raw).strip()
+            symbol = _TYPE_REF.search(raw)
+            listing.append(Instruction(int(match.group(1), 16), re.sub(r"\s+", " ", text),
+                                       symbol.group(1) if symbol else None))
+    index = {insn.address: i for i, insn in enumerate(listing)}
     result = {}
     for address in set(addresses):
         if address not in index:
             raise QuickenError(f"{binary}: no instruction starts at {address:#x} (a dispatch target)")
         at = index[address]
-        result[address] = tuple(insn for _, insn in listing[at:at + window])
+        result[address] = tuple(listing[at:at + window])
     return result
 
 
