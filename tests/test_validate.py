@@ -338,16 +338,9 @@ def test_a_benchmark_the_layouts_leave_undecided_is_measured_at_more_layouts_onc
         "neg_index": {0: 1.04, 1040: 0.98, 2080: 1.03, 3120: 0.99, 528: 1.0, 1568: 0.99, 2608: 1.0},
         "richards": {0: 1.10, 1040: 1.11, 2080: 1.09, 3120: 1.10},  # clearly slower: decided
     }
-    runs: list[tuple[str, str]] = []
-
-    def run(_cfg, base, head, spec, mode, *_args, **kwargs):  # type: ignore[no-untyped-def]
-        shift = int(base.rsplit("+", 1)[1])
-        runs.append((spec, shift))
-        rows = tuple(_row(name, ratios[name][shift], True, None) for name in spec.split(","))
-        return bench.BenchResult(kwargs["output"], spec, mode, compare.Comparison("b", "h", rows))
-
+    runs: list[tuple[str, int]] = []
     monkeypatch.setattr(calibrate, "probe_commit", lambda _c, target, shift: (target, f"{target}+{shift}"))
-    monkeypatch.setattr(bench, "run", run)
+    monkeypatch.setattr(bench, "run", _layout_run(lambda name, shift, _session: ratios[name][shift], runs))
     monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
     first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", tuple(
         _row(name, by_shift[0], True, (1000, 1000)) for name, by_shift in ratios.items())))
@@ -355,15 +348,80 @@ def test_a_benchmark_the_layouts_leave_undecided_is_measured_at_more_layouts_onc
     rows, checks = validate.recheck_across_layouts(
         cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, messages.append)
     assert runs == [("neg_index,richards", s) for s in validate.RECHECK_SHIFTS] + [
-        ("neg_index", s) for s in validate.MORE_RECHECK_SHIFTS]
+        ("neg_index", s) for s in validate.MORE_RECHECK_SHIFTS] + [
+        ("richards", s) for s in (0, *validate.RECHECK_SHIFTS)]  # the slowdown's second session
     by_name = {c.name: c for c in checks}
-    assert by_name["neg_index"].shifts == (0, *validate.RECHECK_SHIFTS, *validate.MORE_RECHECK_SHIFTS)
-    assert list(by_name["neg_index"].ratios) == [ratios["neg_index"][s] for s in by_name["neg_index"].shifts]
-    assert by_name["richards"].shifts == (0, *validate.RECHECK_SHIFTS)
+    undecided = by_name["neg_index"]
+    assert isinstance(undecided, calibrate.LayoutRecheck)  # not slower across the layouts: judged once
+    assert undecided.shifts == (0, *validate.RECHECK_SHIFTS, *validate.MORE_RECHECK_SHIFTS)
+    assert list(undecided.ratios) == [ratios["neg_index"][s] for s in undecided.shifts]
+    slower = by_name["richards"]
+    assert isinstance(slower, calibrate.Reproduced) and slower.reproduced
+    assert slower.first.shifts == slower.again.shifts == (0, *validate.RECHECK_SHIFTS)
     assert any("neg_index undecided across 4 layouts" in m for m in messages)
     verdict = gate.evaluate(rows, [])
     failed = {r.benchmark for r in verdict.rules if r.status == "fail" and r.benchmark is not None}
     assert failed == {"richards"}
+
+
+def _layout_run(ratio, runs: list[tuple[str, int]]):  # type: ignore[no-untyped-def]
+    """A stand-in for ``bench.run`` at layout probes: ``ratio(name, shift, session)``, where a
+    session starts again each time the unmoved builds (``B`` and ``H``) are measured."""
+    from quicken import bench
+    session = [0]
+
+    def run(_cfg, base, head, spec, mode, *_args, **kwargs):  # type: ignore[no-untyped-def]
+        shift = int(base.rsplit("+", 1)[1]) if "+" in base else 0
+        if shift == 0:
+            session[0] += 1
+        runs.append((spec, shift))
+        rows = tuple(_row(name, ratio(name, shift, session[0]), True, None) for name in spec.split(","))
+        return bench.BenchResult(kwargs["output"], spec, mode, compare.Comparison("b", "h", rows))
+    return run
+
+
+def test_a_non_target_slowdown_fails_only_if_a_second_session_of_the_layouts_reproduces_it(
+        applied: S.Project, two_patches, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from quicken import bench, calibrate
+    cfg = applied.cfg()
+    patch = load_series(cfg).patches[1]
+    assert not patch.targets
+    shifts = (0, *validate.RECHECK_SHIFTS)
+    # Session 1: the first run (unmoved, given below) and the recheck at three layouts; session 2:
+    # all four again, the unmoved builds measured afresh.
+    sessions = {
+        "dict_keys": ({0: 1.06, 1040: 1.06, 2080: 1.03, 3120: 1.04}, dict.fromkeys(shifts, 1.0)),
+        "nbody": ({0: 1.08, 1040: 1.04, 2080: 1.05, 3120: 1.04},
+                  {0: 1.05, 1040: 1.04, 2080: 1.06, 3120: 1.03}),
+    }
+    runs: list[tuple[str, int]] = []
+    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, target, shift: (target, f"{target}+{shift}"))
+    monkeypatch.setattr(bench, "run", _layout_run(lambda name, shift, k: sessions[name][k][shift], runs))
+    monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
+    first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", (
+        _row("dict_keys", 1.06, True, (1000, 1000)),
+        _row("nbody", 1.08, True, (1000, 1001)),
+        _row("float", 1.05, True, (1000, 1050)),  # 5 % more instructions: a slowdown they explain
+    )))
+    messages: list[str] = []
+    rows, checks = validate.recheck_across_layouts(
+        cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, messages.append)
+    # float's slowdown is the instructions': neither re-measured nor measured again
+    assert runs == [("dict_keys,nbody", s) for s in (*validate.RECHECK_SHIFTS, *shifts)]
+    by_name = {c.name: c for c in checks}
+    assert set(by_name) == {"dict_keys", "nbody"}
+    keys, nbody = by_name["dict_keys"], by_name["nbody"]
+    assert isinstance(keys, calibrate.Reproduced) and isinstance(nbody, calibrate.Reproduced)
+    assert keys.first.significant and not keys.again.significant and not keys.reproduced
+    assert nbody.reproduced
+    assert "dict_keys: 1.05x slower across layouts" in keys.describe() and "not reproduced" in keys.describe()
+    assert keys.as_record()["again"] == {"name": "dict_keys", "shifts": list(shifts), "ratios": [1.0] * 4,
+                                          "ratio": 1.0, "t_score": 0.0, "significant": False}
+    assert calibrate.judged_from_record(keys.as_record()) == keys  # what export reads back
+    verdict = gate.evaluate(rows, [])
+    failed = {r.benchmark for r in verdict.rules if r.status == "fail" and r.benchmark is not None}
+    assert failed == {"nbody", "float"}
+    assert not verdict.passed
 
 
 def test_a_whole_loop_patch_measures_every_benchmark_at_moved_layouts_and_is_judged_on_the_suite(

@@ -273,31 +273,133 @@ def recheck(
     """Measure ``names`` (default: every benchmark of ``first``) again on the wall clock with
     both sides' code moved by each of ``shifts`` (:func:`split_shift`); ``first`` is the unmoved layout."""
     assert first.comparison is not None
+    wanted = [row for row in first.comparison.rows if names is None or row.name in names]
     spec = ",".join(names) if names is not None else first.suite
+    ratios = _ratios_at(cfg, targets, labels, config_name, overrides, out, shifts, report, spec,
+                        [row.name for row in wanted])
+    return [LayoutRecheck(row.name, (0, *shifts), (row.ratio, *ratios[row.name])) for row in wanted]
+
+
+def remeasure(
+    cfg: Config,
+    targets: tuple[str, str],
+    labels: tuple[str, str],
+    config_name: str | None,
+    overrides: dict[str, object] | None,
+    out: Path,
+    shifts: tuple[int, ...],
+    report: Report,
+    names: list[str],
+) -> list[LayoutRecheck]:
+    """A session of its own: ``names`` measured on the wall clock at each of ``shifts`` (0: the
+    builds as they are, measured afresh), nothing reused from an earlier measurement."""
+    ratios = _ratios_at(cfg, targets, labels, config_name, overrides, out, shifts, report, ",".join(names),
+                        names)
+    return [LayoutRecheck(name, shifts, tuple(ratios[name])) for name in names]
+
+
+def _ratios_at(
+    cfg: Config,
+    targets: tuple[str, str],
+    labels: tuple[str, str],
+    config_name: str | None,
+    overrides: dict[str, object] | None,
+    out: Path,
+    shifts: tuple[int, ...],
+    report: Report,
+    spec: str,
+    names: list[str],
+) -> dict[str, list[float]]:
+    """Each of ``names``' time ratios (head/base) measured by running ``spec``, one per shift,
+    in the order of ``shifts``."""
     ratios: dict[str, list[float]] = {}
     relinked = relinks(cfg, config_name)
     for shift in shifts:
-        if relinked:
-            (base, head), relink = targets, (shift, shift)
+        if shift == 0:
+            (base, head), relink, suffix = targets, (0, 0), ""
+        elif relinked:
+            (base, head), relink, suffix = targets, (shift, shift), f"+{shift}B"
         else:
             (_, base), (_, head) = (probe_commit(cfg, target, shift) for target in targets)
-            relink = (0, 0)
+            relink, suffix = (0, 0), f"+{shift}B"
         again = bench.run(cfg, base, head, spec, "wall", config_name, overrides=overrides,
                           output=out / f"shift-{shift}", report=report,
-                          labels=(f"{labels[0]}+{shift}B", f"{labels[1]}+{shift}B"), relink=relink)
+                          labels=(f"{labels[0]}{suffix}", f"{labels[1]}{suffix}"), relink=relink)
         assert again.comparison is not None
         for row in again.comparison.rows:
             ratios.setdefault(row.name, []).append(row.ratio)
-    checks = []
-    for row in first.comparison.rows:
-        if names is not None and row.name not in names:
-            continue
-        found = ratios.get(row.name, [])
-        if len(found) != len(shifts):
-            raise QuickenError(f"the re-measurement at other code layouts has no result for {row.name}",
+    for name in names:
+        if len(ratios.get(name, ())) != len(shifts):
+            raise QuickenError(f"the re-measurement at other code layouts has no result for {name}",
                                f"see {out}")
-        checks.append(LayoutRecheck(row.name, (0, *shifts), (row.ratio, *found)))
-    return checks
+    return ratios
+
+
+@dataclass(frozen=True)
+class Reproduced:
+    """A slowdown across layouts (``first``) and a second session of the same layouts measured
+    after it (``again``): it counts as significant only if each session on its own finds it.
+
+    The layouts of one session are measured within minutes of each other, so whatever the
+    machine does for those minutes is common to all of them, and the t-test across them
+    cannot see it: on 0010, dict_keys and nbody were 1.03x and 1.04x slower at seven
+    layouts (t 4.1 and 4.4), and 1.01x (not significant) with the same builds twenty
+    minutes later.  The ratio is the geometric mean over both sessions.
+    """
+
+    first: LayoutRecheck
+    again: LayoutRecheck
+
+    @property
+    def name(self) -> str:
+        return self.first.name
+
+    @property
+    def ratio(self) -> float:
+        value = compare.geometric_mean((*self.first.ratios, *self.again.ratios))
+        assert value is not None
+        return value
+
+    @property
+    def reproduced(self) -> bool:
+        return (self.first.significant and self.again.significant
+                and (self.first.ratio > 1.0) == (self.again.ratio > 1.0))
+
+    @property
+    def significant(self) -> bool:
+        return self.reproduced
+
+    @property
+    def t_score(self) -> float:
+        """The weaker session's t score (both must clear the bar)."""
+        return min(self.first.t_score, self.again.t_score, key=abs)
+
+    def row(self, measured: compare.ComparisonRow) -> compare.ComparisonRow:
+        return dataclasses.replace(measured, ratio=self.ratio, head_mean=measured.base_mean * self.ratio,
+                                   significant=self.significant, t_score=self.t_score,
+                                   unstable_reasons=())
+
+    def describe(self) -> str:
+        again = self.again.describe().split(": ", 1)[1]
+        verdict = "reproduced" if self.reproduced else "not reproduced"
+        return f"{self.first.describe()}; measured again: {again}; {verdict}"
+
+    def as_record(self) -> dict[str, object]:
+        return {**self.first.as_record(), "again": self.again.as_record(), "reproduced": self.reproduced}
+
+
+#: A benchmark judged across layouts: by one session, or by two (a slowdown that had to reproduce).
+Judged = LayoutRecheck | Reproduced
+
+
+def judged_from_record(entry: dict[str, Any]) -> Judged:
+    """What :meth:`LayoutRecheck.as_record` or :meth:`Reproduced.as_record` wrote, read back."""
+    def one(e: dict[str, Any]) -> LayoutRecheck:
+        return LayoutRecheck(str(e.get("name", "?")), tuple(e.get("shifts") or ()),
+                             tuple(e.get("ratios") or ()))
+    again = entry.get("again")
+    return Reproduced(one(entry), one({"name": entry.get("name"), **again})) if isinstance(again, dict) \
+        else one(entry)
 
 
 @dataclass(frozen=True)

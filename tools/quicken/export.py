@@ -252,8 +252,7 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
                 lines.append(f"- pystats delta: {key} {value * 100:+.2f} percentage points")
     for check in record.get("rechecked") or []:
         if isinstance(check, dict):  # records before layout re-measurement list only names
-            layouts = calibrate.LayoutRecheck(str(check.get("name", "?")), tuple(check.get("shifts") or ()),
-                                              tuple(check.get("ratios") or ()))
+            layouts = calibrate.judged_from_record(check)
             lines.append(f"- Re-measured at other code layouts: {layouts.describe()}")
     for note in record.get("codegen") or []:
         lines.append(f"- GCC's interpreter loop: {note}")

@@ -8,7 +8,9 @@ passing ``quicken verify`` record is measured (the record's digest goes into the
 verdict): speed counts only for a patch that behaves like stock CPython.  :mod:`quicken.gate`
 judges the numbers, after every wall result that disagrees with the instruction
 counts (a non-target's slowdown, a target's missing gain) has been measured again
-at other code layouts (:class:`calibrate.LayoutRecheck`).  A whole-loop patch
+at other code layouts (:class:`calibrate.LayoutRecheck`); a non-target slowdown that
+holds across them while its instructions stay flat fails only if a second session of the
+same layouts reproduces it (:class:`calibrate.Reproduced`).  A whole-loop patch
 (``Quicken-Scope: loop``) has no targets: every benchmark of the suite is
 measured at those layouts, and the gate's suite rules judge it.  The verdict
 is added to ``patches/<patch>.validation.json`` (:mod:`quicken.records`), bound to
@@ -343,9 +345,13 @@ def unconfirmed_slowdowns(
         if row.name not in wanted
         and row.significant
         and row.ratio > 1.0 + th.max_wall_slowdown
-        and row.instructions_ratio is not None
-        and row.instructions_ratio <= 1.0 + th.max_instruction_slowdown
+        and instructions_flat(row, th)
     ]
+
+
+def instructions_flat(row: compare.ComparisonRow, th: gate.Thresholds) -> bool:
+    """Whether ``row``'s instruction count was measured and did not rise past the gate's tolerance."""
+    return row.instructions_ratio is not None and row.instructions_ratio <= 1.0 + th.max_instruction_slowdown
 
 
 def unconfirmed_targets(
@@ -380,7 +386,7 @@ def recheck_across_layouts(
     report: Report,
     shifts: tuple[int, ...] = RECHECK_SHIFTS,
     more_shifts: tuple[int, ...] = MORE_RECHECK_SHIFTS,
-) -> tuple[tuple[compare.ComparisonRow, ...], list[calibrate.LayoutRecheck]]:
+) -> tuple[tuple[compare.ComparisonRow, ...], list[calibrate.Judged]]:
     """Measure each unconfirmed target and slowdown again with both sides' code moved by each of
     ``shifts`` bytes, and replace its row by the verdict across all the layouts.
 
@@ -413,11 +419,49 @@ def recheck_across_layouts(
             cfg, result, commits, labels, config_name, overrides, result.directory / "recheck-more",
             more_shifts, report, undecided)}
         rechecks = [c.extended(more[c.name]) if c.name in more else c for c in rechecks]
-    for check in rechecks:
-        report(f"validate {patch.name}: {check.describe()}")
     by_name = {row.name: row for row in rows}
-    fresh = {check.name: check.row(by_name[check.name]) for check in rechecks}
-    return tuple(fresh.get(row.name, row) for row in rows), rechecks
+    judged = reproduce_slowdowns(cfg, result, commits, labels, config_name, patch, overrides, report,
+                                 rechecks, by_name)
+    for check in judged:
+        report(f"validate {patch.name}: {check.describe()}")
+    fresh = {check.name: check.row(by_name[check.name]) for check in judged}
+    return tuple(fresh.get(row.name, row) for row in rows), judged
+
+
+def reproduce_slowdowns(
+    cfg: Config,
+    result: bench.BenchResult,
+    commits: tuple[str, str],
+    labels: tuple[str, str],
+    config_name: str,
+    patch: Patch,
+    overrides: dict[str, object] | None,
+    report: Report,
+    rechecks: list[calibrate.LayoutRecheck],
+    rows: dict[str, compare.ComparisonRow],
+) -> list[calibrate.Judged]:
+    """Measure every non-target that the layouts found significantly slower, while its instruction
+    count did not rise, once more in a session of its own (the same layouts, the unmoved one
+    included, measured afresh): the slowdown fails the patch only if that session finds it too
+    (:class:`calibrate.Reproduced`).  A slowdown the instructions confirm is not measured again."""
+    th = thresholds(cfg, patch)
+    wanted = {suite.canonical_name(t) for t in patch.targets}
+    suspects = [
+        c for c in rechecks
+        if c.name not in wanted and c.significant and c.ratio > boundary(c.name, patch.targets, th)
+        and instructions_flat(rows[c.name], th)
+    ]
+    if not suspects:
+        return list(rechecks)
+    again: dict[str, calibrate.LayoutRecheck] = {}
+    for shifts in dict.fromkeys(c.shifts for c in suspects):
+        names = [c.name for c in suspects if c.shifts == shifts]
+        report(f"validate {patch.name}: {', '.join(names)} slower across {len(shifts)} layouts with the "
+               f"instruction counts flat: measured again at the same layouts before the gate judges")
+        out = result.directory / "again" / ("-".join(map(str, shifts[1:])) or "0")
+        again.update((c.name, c) for c in calibrate.remeasure(cfg, commits, labels, config_name, overrides,
+                                                                out, shifts, report, names))
+    return [calibrate.Reproduced(c, again[c.name]) if c.name in again else c for c in rechecks]
 
 
 def boundary(name: str, targets: list[str], th: gate.Thresholds) -> float:
