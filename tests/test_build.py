@@ -65,6 +65,30 @@ def test_unchanged_tree_is_cached(applied: S.Project) -> None:
     assert first.python.stat().st_mtime_ns == binary
 
 
+def test_a_cached_slot_whose_interpreter_does_not_start_is_linked_again(applied: S.Project) -> None:
+    first = do_build(applied, "patched")
+    # As when a file the binary needs at start-up (pybuilddir.txt) is deleted by hand.
+    first.python.unlink()
+    first.python.write_text(
+        "#!/bin/sh\necho 'Fatal Python error: failed to get the Python codec' >&2\nexit 1\n")
+    first.python.chmod(0o755)
+    messages: list[str] = []
+    again = do_build(applied, "patched", messages)
+    assert not again.cached and again.python == first.python
+    assert b"fake python" in subprocess.run([str(again.python)], capture_output=True, check=True).stdout
+    assert any("does not start (Fatal Python error: failed to get the Python codec): linking it again" in m
+               for m in messages)
+    assert do_build(applied, "patched").cached
+
+
+def test_a_built_interpreter_that_does_not_start_fails_the_build(applied: S.Project) -> None:
+    python_c = applied.worktree / "Programs/python.c"
+    python_c.write_text(S.replace(python_c.read_text(), "    return 0;\n}", "    return 3;\n}"))
+    applied.git("commit", "-q", "-am", "python exits with status 3")
+    with pytest.raises(BuildError, match=r"make succeeded but .*python does not start \(exit status 3\)"):
+        do_build(applied, "patched")
+
+
 def test_same_tree_in_another_slot_is_reused(project: S.Project) -> None:
     project.apply()  # empty series: patched == baseline
     base = do_build(project, "baseline")

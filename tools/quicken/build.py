@@ -311,6 +311,24 @@ def find_built(cfg: Config, bc: BuildConfig, tree: str) -> Path | None:
     return None
 
 
+def start_failure(python: Path) -> str | None:
+    """Why ``python`` does not start and import ``encodings`` (its ``Fatal Python error`` line, else
+    its first line of error output), or None when it does: in a build directory whose
+    ``pybuilddir.txt`` is gone the binary no longer knows it runs from its build tree, looks for
+    the standard library under its install prefix, and fails here."""
+    try:
+        done = subprocess.run([str(python), "-c", "import encodings"], capture_output=True, text=True,
+                              timeout=60, check=False,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return str(err)
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    fatal = [line for line in lines if line.startswith("Fatal Python error")]
+    return (fatal or lines or [f"exit status {done.returncode}"])[0]
+
+
 def interpreter(cfg: Config, target: str, config_name: str | None = None) -> Path:
     bc = cfg.build_config(config_name)
     _, _, tree = resolve(cfg, target)
@@ -562,10 +580,17 @@ def build_one(
             raise QuickenError(f"{target}: not a commit of {repo.git_dir}")
         commit, tree = found, repo.tree_of(found)
         slot_name = f"rev-{tree[:12]}"
+    label = f"build {target} ({bc.name})"
     if not force:
         built = find_built(cfg, bc, tree)
         if built is not None:
-            return BuildResult(target, bc.name, commit, tree, built / "obj" / "python", True, 0.0, None)
+            broken = start_failure(built / "obj" / "python")
+            if broken is None:
+                return BuildResult(target, bc.name, commit, tree, built / "obj" / "python", True, 0.0, None)
+            # A slot changed by hand (a file of its build deleted): make it again where it is.
+            report(f"{label}: the interpreter in {built} does not start ({broken}): linking it again")
+            (built / "obj" / "python").unlink()
+            slot_name = built.name
     require_tools()
     g = repo or WorkTree(cfg).repo()
     slot = slot_dir(cfg, bc.name, slot_name)
@@ -578,7 +603,6 @@ def build_one(
     log.write_text("")
     (slot / STAMP).unlink(missing_ok=True)
     start = time.monotonic()
-    label = f"build {target} ({bc.name})"
 
     def say(phase: str) -> None:
         report(f"{label}: {phase} [{time.monotonic() - start:.0f}s]")
@@ -632,6 +656,10 @@ def build_one(
     python = obj / "python"
     if not python.exists():
         raise BuildError(f"{label}: make succeeded but {python} is missing", f"full log: {log}")
+    broken = start_failure(python)
+    if broken is not None:
+        raise BuildError(f"{label}: make succeeded but {python} does not start ({broken})",
+                         f"full log: {log}")
     seconds = time.monotonic() - start
     stamp = Stamp(tree, commit, bc.name, configure, max(compiled, total), round(seconds, 1), SCHEME,
                   bc.fixup_idents)
