@@ -258,6 +258,19 @@ class LayoutRecheck:
                 "ratio": self.ratio, "t_score": self.t_score, "significant": self.significant}
 
 
+@dataclass(frozen=True)
+class Sides:
+    """What a wall-clock re-measurement of two builds needs: their targets (commits), the labels
+    the results carry, the build configuration, the pyperf overrides and where progress goes."""
+
+    cfg: Config
+    targets: tuple[str, str]
+    labels: tuple[str, str]
+    config_name: str | None
+    overrides: dict[str, object] | None
+    report: Report
+
+
 def recheck(
     cfg: Config,
     first: bench.BenchResult,
@@ -275,56 +288,35 @@ def recheck(
     assert first.comparison is not None
     wanted = [row for row in first.comparison.rows if names is None or row.name in names]
     spec = ",".join(names) if names is not None else first.suite
-    ratios = _ratios_at(cfg, targets, labels, config_name, overrides, out, shifts, report, spec,
+    ratios = _ratios_at(Sides(cfg, targets, labels, config_name, overrides, report), out, shifts, spec,
                         [row.name for row in wanted])
     return [LayoutRecheck(row.name, (0, *shifts), (row.ratio, *ratios[row.name])) for row in wanted]
 
 
-def remeasure(
-    cfg: Config,
-    targets: tuple[str, str],
-    labels: tuple[str, str],
-    config_name: str | None,
-    overrides: dict[str, object] | None,
-    out: Path,
-    shifts: tuple[int, ...],
-    report: Report,
-    names: list[str],
-) -> list[LayoutRecheck]:
+def remeasure(sides: Sides, out: Path, shifts: tuple[int, ...], names: list[str]) -> list[LayoutRecheck]:
     """A session of its own: ``names`` measured on the wall clock at each of ``shifts`` (0: the
     builds as they are, measured afresh), nothing reused from an earlier measurement."""
-    ratios = _ratios_at(cfg, targets, labels, config_name, overrides, out, shifts, report, ",".join(names),
-                        names)
+    ratios = _ratios_at(sides, out, shifts, ",".join(names), names)
     return [LayoutRecheck(name, shifts, tuple(ratios[name])) for name in names]
 
 
-def _ratios_at(
-    cfg: Config,
-    targets: tuple[str, str],
-    labels: tuple[str, str],
-    config_name: str | None,
-    overrides: dict[str, object] | None,
-    out: Path,
-    shifts: tuple[int, ...],
-    report: Report,
-    spec: str,
-    names: list[str],
-) -> dict[str, list[float]]:
+def _ratios_at(sides: Sides, out: Path, shifts: tuple[int, ...], spec: str,
+               names: list[str]) -> dict[str, list[float]]:
     """Each of ``names``' time ratios (head/base) measured by running ``spec``, one per shift,
     in the order of ``shifts``."""
     ratios: dict[str, list[float]] = {}
-    relinked = relinks(cfg, config_name)
+    relinked = relinks(sides.cfg, sides.config_name)
     for shift in shifts:
         if shift == 0:
-            (base, head), relink, suffix = targets, (0, 0), ""
+            (base, head), relink, suffix = sides.targets, (0, 0), ""
         elif relinked:
-            (base, head), relink, suffix = targets, (shift, shift), f"+{shift}B"
+            (base, head), relink, suffix = sides.targets, (shift, shift), f"+{shift}B"
         else:
-            (_, base), (_, head) = (probe_commit(cfg, target, shift) for target in targets)
+            (_, base), (_, head) = (probe_commit(sides.cfg, target, shift) for target in sides.targets)
             relink, suffix = (0, 0), f"+{shift}B"
-        again = bench.run(cfg, base, head, spec, "wall", config_name, overrides=overrides,
-                          output=out / f"shift-{shift}", report=report,
-                          labels=(f"{labels[0]}{suffix}", f"{labels[1]}{suffix}"), relink=relink)
+        again = bench.run(sides.cfg, base, head, spec, "wall", sides.config_name, overrides=sides.overrides,
+                          output=out / f"shift-{shift}", report=sides.report,
+                          labels=(f"{sides.labels[0]}{suffix}", f"{sides.labels[1]}{suffix}"), relink=relink)
         assert again.comparison is not None
         for row in again.comparison.rows:
             ratios.setdefault(row.name, []).append(row.ratio)

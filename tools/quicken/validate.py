@@ -420,31 +420,22 @@ def recheck_across_layouts(
             more_shifts, report, undecided)}
         rechecks = [c.extended(more[c.name]) if c.name in more else c for c in rechecks]
     by_name = {row.name: row for row in rows}
-    judged = reproduce_slowdowns(cfg, result, commits, labels, config_name, patch, overrides, report,
-                                 rechecks, by_name)
+    sides = calibrate.Sides(cfg, commits, labels, config_name, overrides, report)
+    judged = reproduce_slowdowns(sides, result.directory / "again", patch, rechecks, by_name)
     for check in judged:
         report(f"validate {patch.name}: {check.describe()}")
     fresh = {check.name: check.row(by_name[check.name]) for check in judged}
     return tuple(fresh.get(row.name, row) for row in rows), judged
 
 
-def reproduce_slowdowns(
-    cfg: Config,
-    result: bench.BenchResult,
-    commits: tuple[str, str],
-    labels: tuple[str, str],
-    config_name: str,
-    patch: Patch,
-    overrides: dict[str, object] | None,
-    report: Report,
-    rechecks: list[calibrate.LayoutRecheck],
-    rows: dict[str, compare.ComparisonRow],
-) -> list[calibrate.Judged]:
+def reproduce_slowdowns(sides: calibrate.Sides, out: Path, patch: Patch,
+                        rechecks: list[calibrate.LayoutRecheck],
+                        rows: dict[str, compare.ComparisonRow]) -> list[calibrate.Judged]:
     """Measure every non-target that the layouts found significantly slower, while its instruction
     count did not rise, once more in a session of its own (the same layouts, the unmoved one
     included, measured afresh): the slowdown fails the patch only if that session finds it too
     (:class:`calibrate.Reproduced`).  A slowdown the instructions confirm is not measured again."""
-    th = thresholds(cfg, patch)
+    th = thresholds(sides.cfg, patch)
     wanted = {suite.canonical_name(t) for t in patch.targets}
     suspects = [
         c for c in rechecks
@@ -456,11 +447,10 @@ def reproduce_slowdowns(
     again: dict[str, calibrate.LayoutRecheck] = {}
     for shifts in dict.fromkeys(c.shifts for c in suspects):
         names = [c.name for c in suspects if c.shifts == shifts]
-        report(f"validate {patch.name}: {', '.join(names)} slower across {len(shifts)} layouts with the "
-               f"instruction counts flat: measured again at the same layouts before the gate judges")
-        out = result.directory / "again" / ("-".join(map(str, shifts[1:])) or "0")
-        again.update((c.name, c) for c in calibrate.remeasure(cfg, commits, labels, config_name, overrides,
-                                                                out, shifts, report, names))
+        sides.report(f"validate {patch.name}: {', '.join(names)} slower across {len(shifts)} layouts with "
+                     "the instruction counts flat: measured again at the same layouts before the gate judges")
+        where = out / ("-".join(map(str, shifts[1:])) or "0")
+        again.update((c.name, c) for c in calibrate.remeasure(sides, where, shifts, names))
     return [calibrate.Reproduced(c, again[c.name]) if c.name in again else c for c in rechecks]
 
 
