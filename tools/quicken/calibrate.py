@@ -260,8 +260,9 @@ class LayoutRecheck:
 
 @dataclass(frozen=True)
 class Sides:
-    """What a wall-clock re-measurement of two builds needs: their targets (commits), the labels
-    the results carry, the build configuration, the pyperf overrides and where progress goes."""
+    """What a wall-clock re-measurement of two builds needs: their targets (commits or work-tree
+    targets such as ``patched``), the labels the results carry, the build configuration, the
+    pyperf overrides and where progress goes."""
 
     cfg: Config
     targets: tuple[str, str]
@@ -271,25 +272,14 @@ class Sides:
     report: Report
 
 
-def recheck(
-    cfg: Config,
-    first: bench.BenchResult,
-    targets: tuple[str, str],
-    labels: tuple[str, str],
-    config_name: str | None,
-    overrides: dict[str, object] | None,
-    out: Path,
-    shifts: tuple[int, ...],
-    report: Report,
-    names: list[str] | None = None,
-) -> list[LayoutRecheck]:
+def recheck(sides: Sides, first: bench.BenchResult, out: Path, shifts: tuple[int, ...],
+            names: list[str] | None = None) -> list[LayoutRecheck]:
     """Measure ``names`` (default: every benchmark of ``first``) again on the wall clock with
     both sides' code moved by each of ``shifts`` (:func:`split_shift`); ``first`` is the unmoved layout."""
     assert first.comparison is not None
     wanted = [row for row in first.comparison.rows if names is None or row.name in names]
     spec = ",".join(names) if names is not None else first.suite
-    ratios = _ratios_at(Sides(cfg, targets, labels, config_name, overrides, report), out, shifts, spec,
-                        [row.name for row in wanted])
+    ratios = _ratios_at(sides, out, shifts, spec, [row.name for row in wanted])
     return [LayoutRecheck(row.name, (0, *shifts), (row.ratio, *ratios[row.name])) for row in wanted]
 
 
@@ -390,8 +380,7 @@ def judged_from_record(entry: dict[str, Any]) -> Judged:
         return LayoutRecheck(str(e.get("name", "?")), tuple(e.get("shifts") or ()),
                              tuple(e.get("ratios") or ()))
     again = entry.get("again")
-    return Reproduced(one(entry), one({"name": entry.get("name"), **again})) if isinstance(again, dict) \
-        else one(entry)
+    return Reproduced(one(entry), one(again)) if isinstance(again, dict) else one(entry)
 
 
 @dataclass(frozen=True)
@@ -437,8 +426,8 @@ def across_layouts(
     first = bench.run(cfg, base_target, head_target, suite_spec, mode, config_name, overrides=overrides,
                       output=output, report=report)
     labels = (base_target, head_target)
-    checks = recheck(cfg, first, labels, labels, config_name, overrides, first.directory / "layouts", shifts,
-                     report)
+    checks = recheck(Sides(cfg, labels, labels, config_name, overrides, report), first,
+                     first.directory / "layouts", shifts)
     result = LayoutBench(first, tuple(checks))
     (first.directory / "layouts.md").write_text(render_layouts(result.checks) + "\n")
     (first.directory / "layouts.json").write_text(json.dumps({

@@ -409,18 +409,16 @@ def recheck_across_layouts(
     if not names:
         return rows, []
     report(f"validate {patch.name}: re-measure {', '.join(names)} at {len(shifts)} more code layouts ({why})")
-    rechecks = calibrate.recheck(cfg, result, commits, labels, config_name, overrides,
-                                 result.directory / "recheck", shifts, report, names)
+    sides = calibrate.Sides(cfg, commits, labels, config_name, overrides, report)
+    rechecks = calibrate.recheck(sides, result, result.directory / "recheck", shifts, names)
     undecided = [c.name for c in rechecks if c.straddles(boundary(c.name, patch.targets, th))]
     if undecided and more_shifts:
         report(f"validate {patch.name}: {', '.join(undecided)} undecided across {len(rechecks[0].shifts)} "
                f"layouts (the 95 % interval holds the rule's boundary): {len(more_shifts)} more layouts")
         more = {check.name: check for check in calibrate.recheck(
-            cfg, result, commits, labels, config_name, overrides, result.directory / "recheck-more",
-            more_shifts, report, undecided)}
+            sides, result, result.directory / "recheck-more", more_shifts, undecided)}
         rechecks = [c.extended(more[c.name]) if c.name in more else c for c in rechecks]
     by_name = {row.name: row for row in rows}
-    sides = calibrate.Sides(cfg, commits, labels, config_name, overrides, report)
     judged = reproduce_slowdowns(sides, result.directory / "again", patch, rechecks, by_name)
     for check in judged:
         report(f"validate {patch.name}: {check.describe()}")
