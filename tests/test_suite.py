@@ -36,6 +36,8 @@ REQUIRED_MICRO = {
     "bytearray_item",
     "tuple_contains",
     "array_item",
+    "slice",
+    "cond_jump",
 }
 
 

@@ -118,6 +118,21 @@ def counting(counts, words):
     return (counts["zz"], sorted(counts.items()))
 
 
+def branches(n, xs):
+    out = 0
+    for x in xs:
+        if x is None:
+            out -= 1
+        elif x < n:
+            out += 1
+        if not x:
+            out += 10
+        out += 100 if x else 1000
+    while n:
+        n -= 1
+    return out
+
+
 def cases():
     """(name, function, argument factory) for every family."""
     return [
@@ -132,6 +147,7 @@ def cases():
         ("make_objects", make_objects, lambda: (2,)),
         ("slices", slices, lambda: ([1, 2, 3, 4], "slice")),
         ("counting", counting, lambda: (defaultdict(int), ["a", "b", "a"])),
+        ("branches", branches, lambda: (2, [0, 1, None, 3, 2])),
     ]
 
 
