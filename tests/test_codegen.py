@@ -59,7 +59,8 @@ op_rare:
     fail(acc);
     DISPATCH();
 op_guard:
-    __asm__ volatile("lea %(first)s(%%%%rip),%%%%rax\\n\\tlea %(second)s(%%%%rip),%%%%rax" ::: "rax");
+    __asm__ volatile("lea %(first)s(%%%%rip),%%%%rax\\n\\tcmp %%%%rax,%%%%rdx\\n\\t%(jump)s 1f\\n\\tnop\\n"
+                     "1:\\tlea %(second)s(%%%%rip),%%%%rax" ::: "rax", "cc");
     acc += 5;
     DISPATCH();
 }
@@ -75,10 +76,10 @@ main(int argc, char **argv)
 
 
 def compile_program(tmp_path: Path, name: str, *, triple_jumps: bool, flags: tuple[str, ...] = (),
-                    guard: tuple[str, str] = ("PyA_Type", "PyB_Type")) -> Path:
+                    guard: tuple[str, str] = ("PyA_Type", "PyB_Type"), guard_jump: str = "jne") -> Path:
     source = tmp_path / f"{name}.c"
     source.write_text(PROGRAM % {"add": JUMP, "triple": JUMP if triple_jumps else NOPS, "nops": NOPS,
-                                 "first": guard[0], "second": guard[1]})
+                                 "first": guard[0], "second": guard[1], "jump": guard_jump})
     binary = tmp_path / name
     subprocess.run(["gcc", "-O2", *flags, "-fPIE", "-pie", "-o", str(binary), str(source)], check=True)
     assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout == "5\n"
@@ -140,6 +141,26 @@ def test_a_guard_that_tests_types_in_another_order_is_named(tmp_path: Path) -> N
     assert codegen.render(base, head).splitlines()[-1] == (
         "guards that test types in another order (1): GUARD PyB_Type PyA_Type (was PyA_Type PyB_Type)")
     assert codegen.reordered_guards(base, base) == []
+
+
+def test_a_type_guard_that_turned_to_jump_when_the_type_matches_is_named(tmp_path: Path) -> None:
+    """``cmp`` with a type object then ``jne`` (to the deopt): a passing operand falls through; ``je``:
+    it takes the jump (its body was placed elsewhere)."""
+    names = {**NAMES, 5: "GUARD"}
+    base = codegen.read(compile_program(tmp_path, "base", triple_jumps=False), names)
+    head = codegen.read(compile_program(tmp_path, "head", triple_jumps=False, guard_jump="je"), names)
+    assert (base.entries["GUARD"].guard_jump, head.entries["GUARD"].guard_jump) == ("jne", "je")
+    assert all(entry.guard_jump is None for name, entry in base.entries.items() if name != "GUARD")
+    assert codegen.turned_guards(base, head) == [("GUARD", True)]
+    assert codegen.turned_guards(head, base) == [("GUARD", False)]
+    assert codegen.turned_guards(base, base) == []
+    assert codegen.decisions(base, head) == [
+        "1 guard now jumps when the type matches (body placed elsewhere, a taken jump per execution of "
+        "the specialized path): GUARD"]
+    assert codegen.decisions(head, base) == []  # a jump lost costs nothing
+    text = codegen.render(base, head).splitlines()
+    assert "type guards that now jump when the type matches (1): GUARD" in text
+    assert "type guards that no longer jump when the type matches (0): none" in text
 
 
 def test_a_binary_without_a_dispatch_table_is_a_clear_error(tmp_path: Path) -> None:

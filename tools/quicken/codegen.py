@@ -21,7 +21,14 @@ function (0005's set and frozenset tests are swapped in 7 of 21 trees built
 from this series' history; written as two ``if`` statements, in none), so an
 operand of the type now tested second pays the other test's compare and branch.
 
-A fourth is made from the profile, not from the instructions: whether an
+A fourth is which way a type guard's conditional jump goes: ``jne`` to the
+deopt (the passing operand falls through into the body) or ``je`` to a body
+placed elsewhere (the passing operand takes a jump every execution, the
+failing one falls through).  GCC picks per guard from the blocks' placement,
+so it flips with unrelated additions too (0009 turned UNPACK_SEQUENCE_TWO_TUPLE's
+and COMPARE_OP_STR's guards to ``je`` on this series' release build).
+
+A fifth is made from the profile, not from the instructions: whether an
 instruction's entry lies in the function's ``.cold`` part, the blocks GCC's
 hot/cold partitioning (``-freorder-blocks-and-partition``) judged never
 executed and placed in ``.text.unlikely``, away from the hot code; with a
@@ -38,6 +45,7 @@ x86-64 ELF and binutils only.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -78,6 +86,7 @@ class Entry:
     instructions: tuple[str, ...]
     cold: str | None = None  # the ``.cold`` part it lies in, if any
     types: tuple[str, ...] = ()  # type objects addressed in its first GUARD_WINDOW instructions, in order
+    guard_jump: str | None = None  # ``je``/``jne`` right after its first compare with a type object
 
     @property
     def jumps(self) -> bool:
@@ -232,6 +241,19 @@ def disassemble(binary: Path, addresses: Sequence[int], window: int = WINDOW
     return result
 
 
+def guard_jump(insns: Sequence[Instruction]) -> str | None:
+    """``je`` or ``jne``: the conditional jump that directly follows the first ``cmp`` after the
+    first instruction addressing a type object (a type guard's test); ``None`` if there is none."""
+    first = next((n for n, insn in enumerate(insns) if insn.symbol), None)
+    if first is None:
+        return None
+    for before, insn in itertools.pairwise(insns[first:]):
+        if before.text.startswith("cmp"):
+            mnemonic = insn.text.split(None, 1)[0]
+            return mnemonic if mnemonic in ("je", "jne") else None
+    return None
+
+
 def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout:
     """The entries of the opcodes in ``names`` in the linked interpreter ``binary``."""
     symbol_lines = symbols(binary)
@@ -245,16 +267,20 @@ def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout
 
     starts = sorted(set(targets))
 
-    def types(address: int) -> tuple[str, ...]:
-        """The type objects addressed before the next dispatch target (another opcode's code)."""
+    def own(address: int) -> list[Instruction]:
+        """Its first instructions before the next dispatch target (another opcode's code)."""
         end = next((a for a in starts if a > address), None)
-        insns = [i for i in code[address][:GUARD_WINDOW] if end is None or i.address < end]
+        return [i for i in code[address][:GUARD_WINDOW] if end is None or i.address < end]
+
+    def types(insns: Sequence[Instruction]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(i.symbol for i in insns if i.symbol))  # first mention of each
 
-    entries = {names[op]: Entry(op, names[op], address, tuple(i.text for i in code[address][:window]),
-                                part_of(address), types(address))
-               for op, address in wanted.items()}
-    return Layout(binary, entries)
+    def entry(op: int, address: int) -> Entry:
+        guards = own(address)
+        return Entry(op, names[op], address, tuple(i.text for i in code[address][:window]), part_of(address),
+                     types(guards), guard_jump(guards))
+
+    return Layout(binary, {names[op]: entry(op, address) for op, address in wanted.items()})
 
 
 def read_interpreter(python: Path) -> Layout:
@@ -295,6 +321,11 @@ def decisions(base: Layout, head: Layout) -> list[str]:
         verb = "entry now jumps" if len(gained) == 1 else "entries now jump"
         notes.append(f"{len(gained)} {verb} to a body placed elsewhere (a taken jump per execution): "
                      f"{', '.join(gained)}")
+    turned = [name for name, now in turned_guards(base, head) if now]
+    if turned:
+        verb = "guard now jumps" if len(turned) == 1 else "guards now jump"
+        notes.append(f"{len(turned)} {verb} when the type matches (body placed elsewhere, a taken jump per "
+                     f"execution of the specialized path): {', '.join(turned)}")
     for name, old, new in reordered_guards(base, head):
         notes.append(f"{name} tests types in another order: {', '.join(new)} (base: {', '.join(old)}); "
                      "where the guard accepts either type, an operand of the one now tested later pays "
@@ -312,6 +343,17 @@ def reordered_guards(base: Layout, head: Layout) -> list[tuple[str, tuple[str, .
     return found
 
 
+def turned_guards(base: Layout, head: Layout) -> list[tuple[str, bool]]:
+    """Opcodes whose first type guard jumps the other way in ``head``: (name, whether a passing
+    operand now takes the jump)."""
+    found = []
+    for name in sorted(base.entries.keys() & head.entries.keys()):
+        old, new = base.entries[name].guard_jump, head.entries[name].guard_jump
+        if old and new and old != new:
+            found.append((name, new == "je"))
+    return found
+
+
 def render(base: Layout, head: Layout, labels: tuple[str, str] = ("base", "head"),
            show: Sequence[str] = ()) -> str:
     """The two builds' summaries, the entries that changed, and the opcodes asked for."""
@@ -322,6 +364,11 @@ def render(base: Layout, head: Layout, labels: tuple[str, str] = ("base", "head"
     lost = [c.name for c in moved if not c.gained]
     lines.append(f"entries that now jump ({len(gained)}): {', '.join(gained) or 'none'}")
     lines.append(f"entries that no longer jump ({len(lost)}): {', '.join(lost) or 'none'}")
+    turned = turned_guards(base, head)
+    for now, what in ((True, "now jump"), (False, "no longer jump")):
+        names = [name for name, jumps in turned if jumps == now]
+        lines.append(f"type guards that {what} when the type matches ({len(names)}): "
+                     f"{', '.join(names) or 'none'}")
     reordered = reordered_guards(base, head)
     lines.append(f"guards that test types in another order ({len(reordered)}): "
                  + ("; ".join(f"{name} {' '.join(new)} (was {' '.join(old)})" for name, old, new in reordered)
