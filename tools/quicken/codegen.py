@@ -50,7 +50,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,13 +272,11 @@ def read(binary: Path, names: Mapping[int, str], window: int = WINDOW) -> Layout
         end = next((a for a in starts if a > address), None)
         return [i for i in code[address][:GUARD_WINDOW] if end is None or i.address < end]
 
-    def types(insns: Sequence[Instruction]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(i.symbol for i in insns if i.symbol))  # first mention of each
-
     def entry(op: int, address: int) -> Entry:
         guards = own(address)
+        types = tuple(dict.fromkeys(i.symbol for i in guards if i.symbol))  # first mention of each
         return Entry(op, names[op], address, tuple(i.text for i in code[address][:window]), part_of(address),
-                     types(guards), guard_jump(guards))
+                     types, guard_jump(guards))
 
     return Layout(binary, {names[op]: entry(op, address) for op, address in wanted.items()})
 
@@ -288,14 +286,15 @@ def read_interpreter(python: Path) -> Layout:
     return read(python, opcode_names(python))
 
 
+def common(base: Layout, head: Layout) -> Iterator[tuple[str, Entry, Entry]]:
+    """(name, base entry, head entry) of every opcode both builds have, by name."""
+    for name in sorted(base.entries.keys() & head.entries.keys()):
+        yield name, base.entries[name], head.entries[name]
+
+
 def changes(base: Layout, head: Layout) -> list[Change]:
     """Opcodes (present in both builds) whose entry gained or lost a jump."""
-    found = []
-    for name in sorted(base.entries.keys() & head.entries.keys()):
-        b, h = base.entries[name], head.entries[name]
-        if b.jumps != h.jumps:
-            found.append(Change(name, b, h))
-    return found
+    return [Change(name, b, h) for name, b, h in common(base, head) if b.jumps != h.jumps]
 
 
 def decisions(base: Layout, head: Layout) -> list[str]:
@@ -335,23 +334,15 @@ def decisions(base: Layout, head: Layout) -> list[str]:
 
 def reordered_guards(base: Layout, head: Layout) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """Opcodes whose entries address the same type objects in another order: (name, base, head)."""
-    found = []
-    for name in sorted(base.entries.keys() & head.entries.keys()):
-        old, new = base.entries[name].types, head.entries[name].types
-        if len(old) > 1 and old != new and sorted(old) == sorted(new):
-            found.append((name, old, new))
-    return found
+    return [(name, b.types, h.types) for name, b, h in common(base, head)
+            if len(b.types) > 1 and b.types != h.types and sorted(b.types) == sorted(h.types)]
 
 
 def turned_guards(base: Layout, head: Layout) -> list[tuple[str, bool]]:
     """Opcodes whose first type guard jumps the other way in ``head``: (name, whether a passing
     operand now takes the jump)."""
-    found = []
-    for name in sorted(base.entries.keys() & head.entries.keys()):
-        old, new = base.entries[name].guard_jump, head.entries[name].guard_jump
-        if old and new and old != new:
-            found.append((name, new == "je"))
-    return found
+    return [(name, h.guard_jump == "je") for name, b, h in common(base, head)
+            if b.guard_jump and h.guard_jump and b.guard_jump != h.guard_jump]
 
 
 def render(base: Layout, head: Layout, labels: tuple[str, str] = ("base", "head"),
