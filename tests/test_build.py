@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import synthetic as S
+from binaries import loop_growth, loop_instructions
 from quicken import build, status
 from quicken.errors import BuildError, ConfigError, QuickenError
 
@@ -430,30 +432,58 @@ def test_profile_guided_builds_bypass_ccache(project: S.Project, monkeypatch: py
 
 
 # A build directory linked as CPython's Makefile links python: the rule's target is
-# $(BUILDPYTHON) and LDFLAGS_NODIST comes first on the link line.  The loop is a hot
-# function (.text.hot, as _Py_HOT_FUNCTION makes it), the other an ordinary one (.text).
+# $(BUILDPYTHON), LDFLAGS_NODIST comes first on the link line and the objects are
+# $(LINK_PYTHON_OBJS), the loop's among them (Python/ceval.o, compiled from $(srcdir)).  The
+# loop is a hot function (.text.hot, as _Py_HOT_FUNCTION makes it) whose blocks end in jumps,
+# the other an ordinary one (.text).
+LOOP_C = """\
+__attribute__((hot, noinline)) int _PyEval_EvalFrameDefault(const unsigned char *code, int x)
+{
+    for (;;) {
+        switch (*code++) {
+        case 0: return x;
+        case 1: x += 3; break;
+        case 2: x *= 5; break;
+        case 3: x -= 7; break;
+        case 4: x ^= 11; break;
+        case 5: x = x / 2 + 1; break;
+        default: x = -x; break;
+        }
+    }
+}
+"""
 LINKED_C = """\
-__attribute__((hot, noinline)) int _PyEval_EvalFrameDefault(int x) { return x * 3 + 1; }
+int _PyEval_EvalFrameDefault(const unsigned char *code, int x);
+static const unsigned char program[] = {1, 2, 3, 4, 5, 6, 0};
 __attribute__((noinline)) int ordinary_function(int x) { return x - 1; }
 int main(int argc, char **argv)
-{ (void)argv; return ordinary_function(_PyEval_EvalFrameDefault(argc)) == 3 ? 0 : 1; }
+{ (void)argv; return ordinary_function(_PyEval_EvalFrameDefault(program, argc)) == -5 ? 0 : 1; }
 """
 LINKED_MAKEFILE = """\
 BUILDPYTHON=python
 LDFLAGS_NODIST=
-$(BUILDPYTHON): Programs/python.o
-\t$(CC) $(LDFLAGS_NODIST) -o $@ Programs/python.o
-Programs/python.o: python.c
+LIBRARY_OBJS=Python/ceval.o
+LINK_PYTHON_OBJS=$(LIBRARY_OBJS)
+$(BUILDPYTHON): Programs/python.o $(LIBRARY_OBJS)
+\t$(CC) $(LDFLAGS_NODIST) -o $@ Programs/python.o $(LINK_PYTHON_OBJS)
+Programs/python.o: $(srcdir)/python.c
 \tmkdir -p Programs
-\t$(CC) -O2 -c -o $@ python.c
+\t$(CC) -O2 -c -o $@ $(srcdir)/python.c
+Python/ceval.o: $(srcdir)/Python/ceval.c
+\tmkdir -p Python
+\t$(CC) -O2 -MMD -c -o Python/ceval.o $(srcdir)/Python/ceval.c
 """
 
 
-def linked_build(p: S.Project, source: str = LINKED_C, makefile: str = LINKED_MAKEFILE) -> build.BuildResult:
-    obj = p.builds / "release" / "baseline" / "obj"
+def linked_build(p: S.Project, source: str = LINKED_C, makefile: str = LINKED_MAKEFILE,
+                 loop: str = LOOP_C) -> build.BuildResult:
+    slot = p.builds / "release" / "baseline"
+    obj, src = slot / "obj", slot / "src"
+    (src / "Python").mkdir(parents=True)
     obj.mkdir(parents=True)
-    (obj / "python.c").write_text(source)
-    (obj / "Makefile").write_text(makefile)
+    (src / "python.c").write_text(source)
+    (src / "Python" / "ceval.c").write_text(loop)
+    (obj / "Makefile").write_text(f"srcdir = {src}\n" + makefile)
     env = build.build_env(p.cfg(), build.BuildConfig("release", ()))
     subprocess.run(["make", "-s"], cwd=obj, check=True, env=env)
     return build.BuildResult("baseline", "release", "c" * 40, "t" * 40, obj / "python", False, 0.0, None)
@@ -473,12 +503,14 @@ def test_relinking_moves_the_code_and_changes_nothing_else(project: S.Project) -
     assert relinked == res.python.parent / "python-layout-1040"
     assert res.python.read_bytes() == before  # the build's own interpreter is untouched
     assert subprocess.run([str(relinked)], check=False).returncode == 0  # and the relinked one runs
-    moved = {symbol: distance(res.python, relinked, symbol) for symbol in ("_PyEval_EvalFrameDefault",
-                                                                           "ordinary_function")}
-    # 16 bytes ahead of all code, 1024 between the hot code and the ordinary code
-    assert moved == {"_PyEval_EvalFrameDefault": 16, "ordinary_function": 1040}
+    # 16 bytes ahead of all code, 1024 between the hot code and the ordinary code, which the
+    # pads inside the loop move too
+    assert distance(res.python, relinked, "_PyEval_EvalFrameDefault") == 16
+    moved = distance(res.python, relinked, "ordinary_function")
+    assert moved - 1040 - loop_growth(res.python, relinked) in range(64)
     assert "relink baseline (release): moved _PyEval_EvalFrameDefault by 16 bytes" in messages
-    # the code itself is the same: only the probe's bytes are new
+    # the code itself is the same: only the probe's and the pads' bytes are new
+    assert loop_instructions(relinked) == loop_instructions(res.python)
     sizes = [subprocess.run(["size", "-A", str(b)], capture_output=True, text=True, check=True).stdout
              for b in (res.python, relinked)]
     text = [int(next(ln.split()[1] for ln in s.splitlines() if ln.startswith(".text "))) for s in sizes]
@@ -487,14 +519,113 @@ def test_relinking_moves_the_code_and_changes_nothing_else(project: S.Project) -
     assert build.relink(project.cfg(), res, 1040, messages.append) == relinked  # reused, not linked again
     assert relinked.stat().st_mtime_ns == stamp
     within_the_line = build.relink(project.cfg(), res, 48, messages.append)
-    assert distance(res.python, within_the_line, "ordinary_function") == 48
+    assert distance(res.python, within_the_line, "ordinary_function") - 48 \
+        - loop_growth(res.python, within_the_line) in range(64)
+
+
+def test_a_relinked_layout_pads_the_loop_inside(project: S.Project) -> None:
+    """Between the loop's blocks, after unconditional jumps: each layout its own pads, the same
+    instructions, blocks after a pad moved relative to blocks before it."""
+    res = linked_build(project)
+    messages: list[str] = []
+    layouts = {shift: build.relink(project.cfg(), res, shift, messages.append) for shift in (1040, 2080)}
+    pads = {shift: build.interior_pads(shift) for shift in layouts}
+    assert pads[1040] != pads[2080]
+    for shift, relinked in layouts.items():
+        assert subprocess.run([str(relinked)], check=False).returncode == 0
+        assert loop_instructions(relinked) == loop_instructions(res.python)
+        added = sum(size for _, size in pads[shift])
+        # the pads, less the alignment after one that it absorbs, more for short jumps made long
+        assert abs(loop_growth(res.python, relinked) - added) < 64
+        assert build.interior_padded(res, shift)
+    assert sum(line.startswith("jmp ") for line in loop_instructions(res.python)) >= 2  # blocks to move
+    assert sum("pads inside the interpreter loop of " in m for m in messages) == 2
+    assert not build.interior_padded(res, 3120)  # not linked at that layout
+    # the compiler's own assembly, made once and kept beside the build
+    assert (res.python.parent / "quicken-loop.s").is_file()
+    assert not (res.python.parent / "Python" / "quicken-loop.d").exists()  # no dependency file
+
+
+ASSEMBLY = """\
+\t.text
+helper:
+\tjmp\t.L0
+\t.section\t.text.hot,"ax",@progbits
+\t.globl\tloop
+loop:
+\tmovl\t$1, %eax
+\tjmp\t*%rdx
+\t.section\t.rodata
+\t.long\t.L1-.L2
+\tjmp\t.Lnot_code
+\t.section\t.text.hot
+.L1:
+#APP
+\tjmp 1f
+#NO_APP
+\tjne\t.L1
+\tjmp\t.L1
+\taddl\t$2, %eax
+\tjmp\t.L1
+\tret
+\t.size\tloop, .-loop
+\tjmp\t.Lafter
+"""
+
+
+def test_pads_go_after_the_loops_own_unconditional_jumps() -> None:
+    lines = ASSEMBLY.splitlines()
+    # candidates: "jmp *%rdx" and the two "jmp .L1"; not the jump in the .rodata part, the
+    # source's own asm (#APP), the conditional jump, or those outside the function
+    text, placed = build.pad_loop(ASSEMBLY, "loop", [(0.0, 5), (0.5, 7), (0.99, 9), (0.95, 2)])
+    out = text.splitlines()
+    skips = [i for i, line in enumerate(out) if ".skip" in line]
+    assert [out[i - 1] for i in skips] == ["\tjmp\t*%rdx", "\tjmp\t.L1", "\tjmp\t.L1"]
+    assert [out[i].split()[1] for i in skips] == ["5,", "7,", "11,"]  # past the last jump: at the last
+    assert [line for line in out if ".skip" not in line] == lines  # nothing else changes
+    start, end = lines.index("loop:"), lines.index("\t.size\tloop, .-loop")
+    jumps = [lines.index("\tjmp\t*%rdx")] + [i for i, line in enumerate(lines) if line == "\tjmp\t.L1"]
+    assert placed == [((at - start) / (end - start), size)
+                      for at, size in zip(jumps, (5, 7, 11), strict=True)]
+    assert build.pad_loop(ASSEMBLY, "loop", [(0.5, 7)]) == build.pad_loop(ASSEMBLY, "loop", [(0.5, 7)])
+
+
+@pytest.mark.parametrize(("assembly", "message"), [
+    (ASSEMBLY.replace("loop:\n", ""), "has 0 labels 'loop:' and 1 '.size loop' lines"),
+    (ASSEMBLY + "loop:\n", "has 2 labels"),
+    (ASSEMBLY.replace("\tjmp\t*%rdx", "").replace("\tjmp\t.L1", "\tjne\t.L1"),
+     "no unconditional jump in loop's code"),
+], ids=["no-label", "two-labels", "no-jump"])
+def test_an_assembly_it_cannot_read_is_refused(assembly: str, message: str) -> None:
+    with pytest.raises(BuildError, match=re.escape(message)):
+        build.pad_loop(assembly, "loop", [(0.5, 8)])
+
+
+def test_each_layout_pads_one_point_in_each_part_of_the_loop() -> None:
+    for shift in (48, 528, 1040, 2080, 3120):
+        pads = build.interior_pads(shift)
+        assert build.interior_pads(shift) == pads  # the same for every build
+        assert len(pads) == build.INTERIOR_POINTS
+        for part, (fraction, size) in enumerate(pads):
+            assert part / build.INTERIOR_POINTS <= fraction < (part + 1) / build.INTERIOR_POINTS
+            assert 1 <= size <= build.INTERIOR_MAX
+    assert len({tuple(build.interior_pads(s)) for s in (528, 1040, 1568, 2080, 2608, 3120)}) == 6
+
+
+def test_a_link_time_optimised_loop_moves_only_whole(project: S.Project) -> None:
+    res = linked_build(project, LTO_C, LTO_MAKEFILE, LTO_LOOP)
+    messages: list[str] = []
+    relinked = build.relink(project.cfg(), res, 1040, messages.append)
+    assert subprocess.run([str(relinked)], check=False).returncode == 0
+    assert not build.interior_padded(res, 1040)
+    assert any("link-time optimisation compiles the loop when it is linked" in m for m in messages)
 
 
 def test_relinking_refuses_to_compile_anything_again(project: S.Project) -> None:
     # A profile-guided build's objects were compiled with its profile; make would compile a
     # stale one again without it, and the relinked interpreter would not hold the build's code.
     res = linked_build(project)
-    source = res.python.parent / "python.c"
+    source = res.python.parent.parent / "src" / "python.c"
     source.write_text(LINKED_C + "int touched;\n")
     with pytest.raises(BuildError, match=r"relink baseline \(release\): make compiled 1 units again"):
         build.relink(project.cfg(), res, 1040, lambda _: None)
@@ -518,14 +649,16 @@ def test_an_interrupted_relink_leaves_nothing_to_reuse(
     assert not (res.python.parent / "python-layout-1040").exists()
     monkeypatch.undo()
     relinked = build.relink(project.cfg(), res, 1040, lambda _: None)
-    assert distance(res.python, relinked, "ordinary_function") == 1040
+    assert subprocess.run([str(relinked)], check=False).returncode == 0
 
 
 # As a profile-guided build: link-time optimisation of the whole program (CPython's
 # -flto-partition=none), several hot functions -- what a training profile makes hot.
 HOT_NAMES = ("_PyEval_EvalFrameDefault", "hot_a", "hot_b", "hot_c", "hot_d")
-LTO_C = "".join(f"__attribute__((hot, noinline)) int {n}(int x) {{ return x * {i + 3} + 1; }}\n"
-                for i, n in enumerate(HOT_NAMES)) + """\
+LTO_LOOP = "__attribute__((hot, noinline)) int _PyEval_EvalFrameDefault(int x) { return x * 3 + 1; }\n"
+LTO_C = "int _PyEval_EvalFrameDefault(int x);\n" + "".join(
+    f"__attribute__((hot, noinline)) int {n}(int x) {{ return x * {i + 3} + 1; }}\n"
+    for i, n in enumerate(HOT_NAMES) if i) + """\
 __attribute__((noinline)) int ordinary_function(int x) { return x - 1; }
 int main(int argc, char **argv)
 { (void)argv; return ordinary_function(_PyEval_EvalFrameDefault(argc) + hot_a(argc) + hot_b(argc)
@@ -533,7 +666,7 @@ int main(int argc, char **argv)
 """
 LTO_MAKEFILE = (LINKED_MAKEFILE
                 .replace("$(CC) $(LDFLAGS_NODIST)", "$(CC) -flto -flto-partition=none $(LDFLAGS_NODIST)")
-                .replace("-O2 -c", "-O2 -flto -ffat-lto-objects -c"))
+                .replace("-O2 ", "-O2 -flto -ffat-lto-objects "))
 
 
 def placed(binary: Path, names: tuple[str, ...]) -> list[str]:
@@ -542,7 +675,7 @@ def placed(binary: Path, names: tuple[str, ...]) -> list[str]:
 
 
 def test_relinking_orders_the_hot_functions_by_layout(project: S.Project) -> None:
-    res = linked_build(project, LTO_C, LTO_MAKEFILE)
+    res = linked_build(project, LTO_C, LTO_MAKEFILE, LTO_LOOP)
     messages: list[str] = []
     sections = [f".text.hot.{n}" for n in HOT_NAMES]
     orders = {}

@@ -1,4 +1,4 @@
-"""quicken calibrate: the layout probe and its commit."""
+"""quicken calibrate and bench --layouts: a build against itself moved, and layouts pooled."""
 
 from __future__ import annotations
 
@@ -6,98 +6,21 @@ import json
 from pathlib import Path
 
 import pytest
-import synthetic as S
 from quicken import bench, build, calibrate, compare
 from quicken.errors import QuickenError
-from quicken.worktree import WorkTree
-
-CEVAL = """\
-#include "Python.h"
-
-static int helper(void) { return 1; }
-
-PyObject* _Py_HOT_FUNCTION
-_PyEval_EvalFrameDefault(PyThreadState *tstate, _PyInterpreterFrame *frame, int throwflag)
-{
-    return NULL;
-}
-"""
-
-
-def test_the_probe_goes_just_before_the_interpreter_loop() -> None:
-    shifted = calibrate.insert_probe(CEVAL, 48)
-    head, _, tail = shifted.partition("_PyQuicken_LayoutProbe(void)\n")
-    assert 'static int helper(void) { return 1; }' in head and "_PyEval_EvalFrameDefault" not in head
-    assert tail.startswith('{\n    __asm__ volatile (".skip 48, 0x90");\n}\n\nPyObject* _Py_HOT_FUNCTION\n')
-    probe = shifted[len(CEVAL.split("PyObject*")[0]):shifted.index("PyObject* _Py_HOT")]
-    assert shifted.replace(probe, "") == CEVAL  # nothing else changes
-    assert calibrate.insert_probe(CEVAL, 48) == shifted  # deterministic
 
 
 @pytest.mark.parametrize("shift", [0, -8, 5000])
 def test_shift_must_be_a_sensible_number_of_bytes(shift: int) -> None:
     with pytest.raises(QuickenError, match="from 1 to 4096"):
-        calibrate.split_shift(shift)
+        build.split_shift(shift)
 
 
 @pytest.mark.parametrize(("shift", "parts"), [(16, (16, 0)), (48, (48, 0)), (64, (0, 64)),
                                               (1040, (16, 1024)), (3120, (48, 3072)), (4096, (0, 4096))])
 def test_a_shift_is_an_offset_in_the_cache_line_and_whole_lines_after_the_loop(
         shift: int, parts: tuple[int, int]) -> None:
-    assert calibrate.split_shift(shift) == parts
-
-
-@pytest.mark.parametrize("shift", [0, 64, 100])
-def test_the_probe_before_the_loop_stays_within_a_cache_line(shift: int) -> None:
-    with pytest.raises(QuickenError, match="within its cache line"):
-        calibrate.insert_probe(CEVAL, shift)
-
-
-def test_the_probe_after_the_loop_is_a_hot_function_appended_to_specialize_c() -> None:
-    source = "#include \"Python.h\"\n\nint last(void) { return 0; }\n"
-    shifted = calibrate.append_probe(source, 1024)
-    assert shifted.startswith(source)
-    added = shifted[len(source):]
-    assert "_Py_HOT_FUNCTION __attribute__((used, noinline)) void\n" \
-        "_PyQuicken_LayoutProbeAfter(void)\n" in added
-    assert added.endswith('{\n    __asm__ volatile (".skip 1024, 0x90");\n}\n')
-    assert calibrate.append_probe(source.rstrip("\n"), 1024) == shifted  # a last line without newline
-    for wrong in (0, 1000):
-        with pytest.raises(QuickenError, match="whole cache lines"):
-            calibrate.append_probe(source, wrong)
-
-
-def test_a_ceval_without_the_loop_definition_is_refused() -> None:
-    with pytest.raises(QuickenError, match="found 0 times"):
-        calibrate.insert_probe("int main(void) { return 0; }\n", 48)
-    with pytest.raises(QuickenError, match="found 2 times"):
-        calibrate.insert_probe(CEVAL + CEVAL, 48)
-
-
-def test_probe_commit_on_a_tree_it_does_not_know(applied: S.Project) -> None:
-    """The synthetic tree's ceval.c has no interpreter loop: one clear error, nothing written."""
-    cfg = applied.cfg()
-    with pytest.raises(QuickenError, match=r"Python/ceval\.c: the definition"):
-        calibrate.probe_commit(cfg, "baseline", 48)
-    assert WorkTree(cfg).repo().refs(calibrate.PROBE_REF) == {}
-
-
-def test_a_whole_line_shift_touches_only_specialize_c(applied: S.Project) -> None:
-    """A multiple of 64 bytes needs no interpreter loop: the probe commit changes specialize.c alone."""
-    cfg = applied.cfg()
-    g = WorkTree(cfg).repo()
-    _, base, _ = build.resolve(cfg, "baseline")
-    g("checkout", "-q", "-b", "with-specialize", base)
-    (cfg.worktree / "Python" / "specialize.c").write_text("int specialize(void) { return 1; }\n")
-    g("add", "Python/specialize.c")
-    g("commit", "-q", "-m", "add specialize.c")
-    commit, probe = calibrate.probe_commit(cfg, "HEAD", 1024)
-    assert calibrate.probe_commit(cfg, "HEAD", 1024) == (commit, probe)  # deterministic
-    assert g.changed_paths(commit, probe) == ["Python/specialize.c"]
-    assert g.blob(f"{probe}:Python/specialize.c").decode().count(".skip 1024, 0x90") == 1
-    assert g.rev(f"{calibrate.PROBE_REF}{commit[:12]}-1024") == probe
-    with pytest.raises(QuickenError, match=r"Python/specialize\.c not found"):
-        calibrate.probe_commit(cfg, "baseline", 1024)
+    assert build.split_shift(shift) == parts
 
 
 def _wall_row(name: str, ratio: float) -> compare.ComparisonRow:
@@ -108,9 +31,8 @@ def _wall_row(name: str, ratio: float) -> compare.ComparisonRow:
     )
 
 
-@pytest.mark.parametrize("relinked", [False, True], ids=["probe-commits", "relinked"])
 def test_bench_across_layouts_judges_every_benchmark_across_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relinked: bool) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # ratio of each benchmark at +0 (the builds as they are), +16, +32 and +48 bytes
     measured = {
         0: {"scimark_sparse_mat_mult": 1.22, "nbody": 0.90, "go": 0.95},
@@ -120,33 +42,23 @@ def test_bench_across_layouts_judges_every_benchmark_across_them(
     }
     runs: list[tuple[str, str, str, str, object]] = []
 
-    def probe_commit(_cfg: object, target: str, shift: int) -> tuple[str, str]:
-        assert not relinked, "a profile-guided configuration is probed by relinking, not by probe commits"
-        return f"{target}-commit", f"{target}+{shift}"
-
     def run(_cfg: object, base: str, head: str, spec: str, mode: str, *_args: object,
             **kwargs: object) -> bench.BenchResult:
         relink = kwargs.get("relink", (0, 0))
         runs.append((base, head, spec, mode, relink))
         assert isinstance(relink, tuple)
-        shift = int(base.rsplit("+", 1)[1]) if "+" in base else relink[0]
         out = kwargs.get("output") or tmp_path / "first"
         assert isinstance(out, Path)
         out.mkdir(parents=True, exist_ok=True)
-        rows = tuple(_wall_row(n, r) for n, r in measured[shift].items())
+        rows = tuple(_wall_row(n, r) for n, r in measured[relink[0]].items())
         return bench.BenchResult(out, spec, mode, compare.Comparison("b", "h", rows))
 
-    monkeypatch.setattr(calibrate, "probe_commit", probe_commit)
-    monkeypatch.setattr(calibrate, "relinks", lambda _cfg, _name: relinked)
     monkeypatch.setattr(bench, "run", run)
     result = calibrate.across_layouts(object(), "baseline", "patched", "subset",  # type: ignore[arg-type]
                                       shifts=(16, 32, 48))
-    if relinked:  # the same two builds each time, relinked with the probe on both sides
-        assert runs == [("baseline", "patched", "subset", "wall", (0, 0))] + [
-            ("baseline", "patched", "subset", "wall", (s, s)) for s in (16, 32, 48)]
-    else:
-        assert runs == [("baseline", "patched", "subset", "wall", (0, 0))] + [
-            (f"baseline+{s}", f"patched+{s}", "subset", "wall", (0, 0)) for s in (16, 32, 48)]
+    # the same two builds each time, relinked at the layout on both sides
+    assert runs == [("baseline", "patched", "subset", "wall", (0, 0))] + [
+        ("baseline", "patched", "subset", "wall", (s, s)) for s in (16, 32, 48)]
     by_name = {c.name: c for c in result.checks}
     assert by_name["scimark_sparse_mat_mult"].ratios == (1.22, 0.95, 0.92, 1.02)
     assert not by_name["scimark_sparse_mat_mult"].significant  # slower at one layout only
@@ -166,12 +78,10 @@ def test_a_benchmark_missing_at_another_layout_is_an_error(
             **kwargs: object) -> bench.BenchResult:
         out = kwargs.get("output") or tmp_path
         assert isinstance(out, Path)
-        names = ("nbody", "go") if "+" not in base else ("nbody",)
+        names = ("nbody", "go") if kwargs.get("relink", (0, 0)) == (0, 0) else ("nbody",)
         rows = tuple(_wall_row(n, 1.0) for n in names)
         return bench.BenchResult(out, spec, mode, compare.Comparison("b", "h", rows))
 
-    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, t, s: (t, f"{t}+{s}"))
-    monkeypatch.setattr(calibrate, "relinks", lambda _cfg, _name: False)
     monkeypatch.setattr(bench, "run", run)
     with pytest.raises(QuickenError, match="no result for go"):
         calibrate.across_layouts(object(), "baseline", "patched", "quick", shifts=(16,))  # type: ignore[arg-type]

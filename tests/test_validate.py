@@ -294,25 +294,19 @@ def test_the_row_judged_across_layouts_replaces_the_measured_one() -> None:
 
 def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
         applied: S.Project, two_patches, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from quicken import bench, calibrate
+    from quicken import bench
     cfg = applied.cfg()
     patch = load_series(cfg).patches[1]
-    probes: list[tuple[str, int]] = []
-    runs: list[tuple[str, str, str, str]] = []
+    runs: list[tuple[str, str, str, str, tuple[int, int]]] = []
     shifts = validate.RECHECK_SHIFTS
     later = dict(zip(shifts, (0.98, 1.0, 0.99), strict=True))  # neg_index at the moved layouts: no slowdown
 
-    def probe_commit(_cfg, target: str, shift: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-        probes.append((target, shift))
-        return target, f"{target}+{shift}"
-
     def run(_cfg, base, head, spec, mode, *_args, **kwargs):  # type: ignore[no-untyped-def]
-        runs.append((base, head, spec, mode))
-        shift = int(base.rsplit("+", 1)[1])
+        runs.append((base, head, spec, mode, kwargs["relink"]))
+        shift, _ = kwargs["relink"]
         rows = (_row("neg_index", later[shift], True, None),)
         return bench.BenchResult(kwargs["output"], spec, mode, compare.Comparison("b", "h", rows))
 
-    monkeypatch.setattr(calibrate, "probe_commit", probe_commit)
     monkeypatch.setattr(bench, "run", run)
     monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
     first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", (
@@ -321,8 +315,7 @@ def test_unconfirmed_slowdowns_are_measured_again_at_moved_layouts(
     )))
     rows, checks = validate.recheck_across_layouts(
         cfg, first, ("B", "H"), ("base", "head"), "release", patch, None, lambda _: None, more_shifts=())
-    assert probes == [(side, shift) for shift in shifts for side in ("B", "H")]
-    assert runs == [(f"B+{shift}", f"H+{shift}", "neg_index", "wall") for shift in shifts]
+    assert runs == [("B", "H", "neg_index", "wall", (shift, shift)) for shift in shifts]  # both relinked
     assert [c.as_record()["ratios"] for c in checks] == [[1.04, 0.98, 1.0, 0.99]]
     assert rows[0].name == "neg_index" and not rows[0].significant
     assert rows[1] == first.comparison.rows[1]  # type: ignore[union-attr]
@@ -339,7 +332,6 @@ def test_a_benchmark_the_layouts_leave_undecided_is_measured_at_more_layouts_onc
         "richards": {0: 1.10, 1040: 1.11, 2080: 1.09, 3120: 1.10},  # clearly slower: decided
     }
     runs: list[tuple[str, int]] = []
-    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, target, shift: (target, f"{target}+{shift}"))
     monkeypatch.setattr(bench, "run", _layout_run(lambda name, shift, _session: ratios[name][shift], runs))
     monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
     first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", tuple(
@@ -371,7 +363,7 @@ def _layout_run(ratio, runs: list[tuple[str, int]]):  # type: ignore[no-untyped-
     session = [0]
 
     def run(_cfg, base, head, spec, mode, *_args, **kwargs):  # type: ignore[no-untyped-def]
-        shift = int(base.rsplit("+", 1)[1]) if "+" in base else 0
+        shift, _ = kwargs["relink"]
         if shift == 0:
             session[0] += 1
         runs.append((spec, shift))
@@ -395,7 +387,6 @@ def test_a_non_target_slowdown_fails_only_if_a_second_session_of_the_layouts_rep
                   {0: 1.05, 1040: 1.04, 2080: 1.06, 3120: 1.03}),
     }
     runs: list[tuple[str, int]] = []
-    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, target, shift: (target, f"{target}+{shift}"))
     monkeypatch.setattr(bench, "run", _layout_run(lambda name, shift, k: sessions[name][k][shift], runs))
     monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
     first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", (
@@ -426,7 +417,7 @@ def test_a_non_target_slowdown_fails_only_if_a_second_session_of_the_layouts_rep
 
 def test_a_whole_loop_patch_measures_every_benchmark_at_moved_layouts_and_is_judged_on_the_suite(
         make_project, mails, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from quicken import bench, calibrate
+    from quicken import bench
     mail = mails.patch("Cold labels", {"README": "cold\n"},
                        trailers=("Quicken-Scope: loop", "Quicken-Threshold: 2%"))
     cfg = make_project([mail]).cfg()
@@ -442,7 +433,6 @@ def test_a_whole_loop_patch_measures_every_benchmark_at_moved_layouts_and_is_jud
         rows = tuple(_row(name, ratios[name], ratios[name] < 1.0, None) for name in spec.split(","))
         return bench.BenchResult(kwargs["output"], spec, mode, compare.Comparison("b", "h", rows))
 
-    monkeypatch.setattr(calibrate, "probe_commit", lambda _c, target, shift: (target, f"{target}+{shift}"))
     monkeypatch.setattr(bench, "run", run)
     monkeypatch.setattr(validate, "_runnable", lambda _cfg, names: names)
     first = bench.BenchResult(tmp_path, "quick", "both", compare.Comparison("b", "h", tuple(

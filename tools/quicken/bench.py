@@ -96,15 +96,16 @@ def _side(
     relink: int = 0,
 ) -> Side:
     """``target``'s build; with ``relink``, its interpreter relinked at that layout (a probe of
-    that many bytes, the hot functions in that layout's order: :func:`build.relink`), a build of
-    its own identity."""
+    that many bytes, pads between the loop's blocks, the hot functions in that layout's order:
+    :func:`build.relink`), a build of its own identity."""
     res = build.build_one(cfg, target, config_name, report)
     src = res.python.parent.parent / "src"
     identity = tuple(cfg.build_config(res.config).identity)
     python = res.python
     if relink:
         python = build.relink(cfg, res, relink, report)
-        identity += (f"relinked:+{relink}B:hot-order",)
+        inside = ":interior-pads" if build.interior_padded(res, relink) else ""
+        identity += (f"relinked:+{relink}B:hot-order{inside}",)
     return Side(label or target, python, res.tree, src, identity, _identity(python))
 
 

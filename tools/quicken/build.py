@@ -42,6 +42,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -705,16 +706,102 @@ def probe_assembly(before: int, after: int) -> str:
 
 def symbol_address(binary: Path, symbol: str) -> int | None:
     """``symbol``'s address in ``binary`` (``nm``), None if it has none or nm is missing."""
+    found = _symbol(binary, symbol)
+    return found[0] if found else None
+
+
+def symbol_size(binary: Path, symbol: str) -> int | None:
+    """How many bytes of code ``symbol`` has in ``binary`` (``nm -S``), None if unknown."""
+    found = _symbol(binary, symbol)
+    return found[1] if found else None
+
+
+def _symbol(binary: Path, symbol: str) -> tuple[int, int | None] | None:
     try:
-        out = subprocess.run(["nm", "--defined-only", str(binary)], capture_output=True, text=True,
+        out = subprocess.run(["nm", "--defined-only", "-S", str(binary)], capture_output=True, text=True,
                              check=False).stdout
     except OSError:
         return None
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[2] == symbol:
-            return int(parts[0], 16)
+        if len(parts) in (3, 4) and parts[-1] == symbol:
+            return int(parts[0], 16), int(parts[1], 16) if len(parts) == 4 else None
     return None
+
+
+#: The interpreter loop's unit, as the build's Makefile names its object and source.
+LOOP_OBJECT, LOOP_SOURCE = "Python/ceval.o", "Python/ceval.c"
+#: How many points inside the interpreter loop's code a relinked layout pads, one in each of
+#: that many equal parts of it, and the most bytes one pad has.
+INTERIOR_POINTS = 3
+INTERIOR_MAX = 1024
+
+
+def interior_pads(shift: int) -> list[tuple[float, int]]:
+    """Where (a fraction of the loop's code) and by how many bytes (1 to :data:`INTERIOR_MAX`)
+    layout ``shift`` pads the interpreter loop inside: one point in each of
+    :data:`INTERIOR_POINTS` equal parts, from a hash of the shift, so the same for every build."""
+    digest = hashlib.sha256(f"interior:{shift}".encode()).digest()
+    return [((part + digest[3 * part] / 256) / INTERIOR_POINTS,
+             1 + int.from_bytes(digest[3 * part + 1: 3 * part + 3], "big") % INTERIOR_MAX)
+            for part in range(INTERIOR_POINTS)]
+
+
+_SECTION_DIRECTIVE = re.compile(
+    r"^\s*\.(?:section\s+([^\s,]+)|(text)\s*$|(pushsection|popsection|previous)\b)")
+_UNCONDITIONAL_JUMP = re.compile(r"^\s*jmp\s")
+
+
+def pad_loop(assembly: str, symbol: str,
+             pads: Sequence[tuple[float, int]]) -> tuple[str, list[tuple[float, int]]]:
+    """``assembly`` (the compiler's, of the loop's unit) with each pad of ``pads`` placed as
+    ``.skip`` bytes right after the first unconditional ``jmp`` of ``symbol``'s own section
+    at or past that fraction of its code: nothing falls through a ``jmp``, so every
+    instruction stays as compiled and only the blocks after a pad move (a short jump across
+    it may be assembled long).  Returns the text and where each pad went (the fraction of
+    the function's lines, bytes)."""
+    lines = assembly.splitlines(keepends=True)
+    label = f"{symbol}:"
+    starts = [i for i, line in enumerate(lines) if line.strip() == label]
+    ends = [i for i, line in enumerate(lines) if re.match(rf"^\s*\.size\s+{re.escape(symbol)},", line)]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise BuildError(f"relink: the interpreter loop's assembly has {len(starts)} labels {label!r} and "
+                         f"{len(ends)} '.size {symbol}' lines, not one of each after the other",
+                         "interior layout probes know GCC's x86-64 assembly of CPython's ceval.c")
+    start, end = starts[0], ends[0]
+    home = current = _section_at(lines, start)
+    jumps: list[int] = []
+    inline_asm = False
+    for i in range(start, end):
+        line = lines[i]
+        if line.startswith("#APP") or line.startswith("#NO_APP"):
+            inline_asm = line.startswith("#APP")  # the source's own asm: its bytes are not ours to move
+        elif m := _SECTION_DIRECTIVE.match(line):
+            current = m.group(1) or (".text" if m.group(2) else None)
+        elif current == home and not inline_asm and _UNCONDITIONAL_JUMP.match(line):
+            jumps.append(i)
+    if home is None or not jumps:
+        raise BuildError(f"relink: no unconditional jump in {symbol}'s code to place a pad after",
+                         "interior layout probes know GCC's x86-64 assembly of CPython's ceval.c")
+    placed: dict[int, int] = {}
+    for fraction, size in pads:
+        at = start + fraction * (end - start)
+        after = next((i for i in jumps if i >= at), jumps[-1])
+        placed[after] = placed.get(after, 0) + size
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in placed:
+            out.append(f"\t.skip {placed[i]}, 0xcc  # quicken: an interior layout probe, never executed\n")
+    return "".join(out), [((i - start) / (end - start), size) for i, size in sorted(placed.items())]
+
+
+def _section_at(lines: Sequence[str], index: int) -> str | None:
+    """The section the line at ``index`` is assembled into, from the last directive before it."""
+    for line in reversed(lines[:index]):
+        if m := _SECTION_DIRECTIVE.match(line):
+            return m.group(1) or (".text" if m.group(2) else None)
+    return ".text"
 
 
 #: The line of GNU ld's default script that collects the hot functions' code.
@@ -745,9 +832,10 @@ def ordering_script(default: str, hot: Sequence[str]) -> str:
 
 
 def _link(cfg: Config, res: BuildResult, name: str, ldflags: Sequence[str], env: dict[str, str], log: Path,
-          on_line: Callable[[str], None] = lambda _: None) -> Path:
+          on_line: Callable[[str], None] = lambda _: None, make_vars: Sequence[str] = ()) -> Path:
     """``res``'s interpreter linked again as ``name`` beside it by its own Makefile, with
-    ``ldflags`` added, from the build's objects: if make would compile anything, nothing is kept."""
+    ``ldflags`` added and ``make_vars`` set, from the build's objects: if make would compile
+    anything, nothing is kept."""
     obj = res.python.parent
     partial = obj / f"{name}.partial"  # an interrupted link must not pass for a finished one
     partial.unlink(missing_ok=True)
@@ -759,7 +847,7 @@ def _link(cfg: Config, res: BuildResult, name: str, ldflags: Sequence[str], env:
         on_line(line)
 
     make = ["make", f"-j{cfg.job_count}", f"BUILDPYTHON={partial.name}",
-            f"LDFLAGS_NODIST={' '.join(ldflags)}", partial.name]
+            f"LDFLAGS_NODIST={' '.join(ldflags)}", *make_vars, partial.name]
     status = _run_logged(make, obj, env, log, seen)
     if status != 0 or not partial.is_file():
         partial.unlink(missing_ok=True)
@@ -815,6 +903,87 @@ def _hot_sections(cfg: Config, res: BuildResult, env: dict[str, str], log: Path,
     return names, script
 
 
+def _loop_assembly(res: BuildResult, env: dict[str, str], log: Path) -> Path | None:
+    """The compiler's assembly of the interpreter loop's unit, compiled as the build compiled
+    its object (the Makefile's own command, ``-S`` for ``-c``), kept beside the build until it
+    changes; None for a link-time-optimised build, whose loop is compiled only when linked."""
+    obj = res.python.parent
+    out = obj / "quicken-loop.s"
+    if _fresh(out, res.python):
+        return out
+    source = configured_source(obj)
+    if source is None:
+        raise BuildError(f"relink {res.target}: {obj / 'Makefile'} names no absolute srcdir",
+                         f"build {res.target} again (quicken build --force)")
+    dry = subprocess.run(["make", "-n", "-W", str(source / LOOP_SOURCE), LOOP_OBJECT], cwd=obj, env=env,
+                         capture_output=True, text=True, check=False)
+    commands = [shlex.split(line) for line in dry.stdout.splitlines() if f" -o {LOOP_OBJECT} " in f" {line} "]
+    if dry.returncode != 0 or len(commands) != 1:
+        raise BuildError(f"relink {res.target}: 'make -n' printed {len(commands)} commands that compile "
+                         f"{LOOP_OBJECT}, not one", f"see {obj / 'Makefile'}; {dry.stderr.strip()[:200]}")
+    argv = commands[0]
+    if any(arg.startswith("-flto") for arg in argv):
+        return None
+    partial = obj / "quicken-loop.s.partial"
+    compile_s: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-MMD", "-MD"):  # the build's dependency files stay the build's
+            continue
+        if arg == "-MF":
+            next(args, None)
+        elif arg == "-c":
+            compile_s.append("-S")
+        elif arg == LOOP_OBJECT:
+            compile_s.append(partial.name)
+        else:
+            compile_s.append(arg)
+    status = _run_logged(compile_s, obj, env, log, lambda _: None)
+    if status != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        raise failure(f"relink {res.target}: compiling {LOOP_SOURCE} to assembly", log, obj, env)
+    os.replace(partial, out)
+    return out
+
+
+def _padded_loop(res: BuildResult, shift: int, env: dict[str, str], log: Path,
+                 report: Report) -> Path | None:
+    """The interpreter loop's object with layout ``shift``'s interior pads (:func:`interior_pads`,
+    :func:`pad_loop`), assembled beside the build; None for a link-time-optimised build."""
+    assembly = _loop_assembly(res, env, log)
+    if assembly is None:
+        report(f"relink {res.target} ({res.config}): link-time optimisation compiles the loop when it is "
+               "linked, so this layout moves it whole, not its blocks inside")
+        return None
+    obj = res.python.parent
+    source, padded = obj / f"quicken-loop-{shift}.s", _padded_object(res, shift)
+    if _fresh(padded, assembly):
+        return padded
+    text, placed = pad_loop(assembly.read_text(), LOOP_SYMBOL, interior_pads(shift))
+    source.write_text(text)
+    partial = obj / f"{padded.name}.partial"  # an interrupted assembly must not pass for a finished one
+    partial.unlink(missing_ok=True)
+    assemble = [shutil.which("gcc") or "cc", "-c", "-x", "assembler", "-o", partial.name, source.name]
+    status = _run_logged(assemble, obj, env, log, lambda _: None)
+    if status != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        raise failure(f"relink {res.target}: assembling the padded interpreter loop", log, obj, env)
+    os.replace(partial, padded)
+    where = ", ".join(f"{size} at {fraction:.0%}" for fraction, size in placed)
+    report(f"relink {res.target} ({res.config}): pads inside the interpreter loop of {where} of its code "
+           "(bytes, never executed)")
+    return padded
+
+
+def _padded_object(res: BuildResult, shift: int) -> Path:
+    return res.python.parent / f"quicken-loop-{shift}.o"
+
+
+def interior_padded(res: BuildResult, shift: int) -> bool:
+    """Whether ``res``'s layout ``shift`` (:func:`relink`) pads its interpreter loop inside."""
+    return _fresh(_padded_object(res, shift), res.python)
+
+
 def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
     """``res``'s interpreter linked again, from the same objects, at layout ``shift``: a probe of
     ``shift`` bytes (:func:`split_shift`), the part below a cache line ahead of all hot and
@@ -822,6 +991,12 @@ def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
     code), and the hot functions -- with a profile, every function the training run found hot
     and the interpreter loop's entry (its body is its cold part, behind the probe's first
     part) -- in the order :func:`hot_order` gives them for ``shift``.
+
+    Inside the loop, the blocks move too: its object is assembled again from the
+    compiler's own assembly with a few never-executed pads between blocks
+    (:func:`interior_pads`), since a patch moves the loop's blocks relative to each other,
+    not only the loop as a whole.  A link-time-optimised build's loop is compiled at link
+    time, so its layouts move it whole.
 
     A profile-guided build keeps its profile: nothing is compiled again (link-time
     optimisation runs again from the same objects, each function in a section of its own so
@@ -834,11 +1009,12 @@ def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
     obj = res.python.parent
     name = f"{res.python.name}-layout-{shift}"
     ordered = obj / f"quicken-layout-{shift}.ld"
-    if _fresh(obj / name, ordered, res.python):  # linked from this build, in this layout's order
-        return obj / name
     require_tools()
     log = obj.parent / "relink.log"
     env = build_env(cfg, cfg.build_config(res.config))
+    loop = _padded_loop(res, shift, env, log, report)
+    if _fresh(obj / name, ordered, res.python, *([loop] if loop else [])):  # from this build, this layout
+        return obj / name
     hot, script = _hot_sections(cfg, res, env, log, report)
     probe, source = obj / f"quicken-layout-probe-{shift}.o", obj / f"quicken-layout-probe-{shift}.s"
     source.write_text(probe_assembly(before, after))
@@ -849,7 +1025,14 @@ def relink(cfg: Config, res: BuildResult, shift: int, report: Report) -> Path:
                          lambda _: None)
     if status != 0:
         raise failure(f"relink {res.target}: assembling the layout probe", log, obj, env)
-    binary = _link(cfg, res, name, [str(probe), "-ffunction-sections", f"-Wl,-T,{ordered}"], env, log)
+    replace = [f"LINK_PYTHON_OBJS=$(patsubst {LOOP_OBJECT},{loop.name},$(LIBRARY_OBJS))"] if loop else []
+    binary = _link(cfg, res, name, [str(probe), "-ffunction-sections", f"-Wl,-T,{ordered}"], env, log,
+                   make_vars=replace)
+    if loop and symbol_size(binary, LOOP_SYMBOL) != symbol_size(loop, LOOP_SYMBOL):
+        binary.unlink()
+        raise BuildError(f"relink {res.target} ({res.config}): the relinked interpreter's {LOOP_SYMBOL} is "
+                         f"not the padded one ({loop.name}): its Makefile does not link {LOOP_OBJECT} itself",
+                         f"interior layout probes need a build that links its objects statically; log: {log}")
     moves = []
     for part in (LOOP_SYMBOL, f"{LOOP_SYMBOL}.cold"):  # with a profile the loop's body is its cold part
         was, now = (symbol_address(b, part) for b in (res.python, binary))

@@ -8,39 +8,38 @@ can change gcc's block layout (an extra ``jmp`` here or there) by a few tenths
 of a percent of instructions.  The gate cannot tell such effects from the
 patch's own.
 
-The calibration measures them: it builds the target with a *layout-only*
-change and benchmarks the two like any base and head.  A shift of ``N`` bytes
-moves the code in two ways, nothing else differing:
+The calibration measures them: it benchmarks the target against itself linked
+again from its own objects at another code layout (:func:`build.relink`), nothing
+else differing.  A shift of ``N`` bytes moves the code in three ways:
 
-- ``N mod 64`` bytes of an unused hot function just before
-  ``_PyEval_EvalFrameDefault`` move the interpreter loop (and all the code
-  after it) within its 64-byte cache line;
-- the rest, a multiple of 64 bytes, goes into an unused hot function at the end
-  of ``Python/specialize.c``, which the linker places after the loop among the
-  hot functions: every ordinary function (``Objects/``, ``Python/``) moves by
-  that much *relative to the loop*.  That is what a patch that adds code to the
-  loop does too, and what moves which cache sets and predictor slots the loop
-  shares with ``PyObject_GenericSetAttr`` or ``PyLong_FromSsize_t``: shifting
-  the whole text alike keeps those relations, so a calibration or a recheck
-  that only moves the loop misses the layout effect a patch has most often.
+- ``N mod 64`` bytes of a never-executed object ahead of all hot and ordinary
+  code move the interpreter loop (and all the code after it) within its
+  64-byte cache line;
+- the rest, a multiple of 64 bytes, in a never-executed object between the hot
+  and the ordinary code, moves every ordinary function (``Objects/``,
+  ``Python/``) *relative to the loop*.  That is what a patch that adds code to
+  the loop does too, and what moves which cache sets and predictor slots the
+  loop shares with ``PyObject_GenericSetAttr`` or ``PyLong_FromSsize_t``:
+  shifting the whole text alike keeps those relations;
+- a few never-executed pads between the loop's own blocks
+  (:func:`build.interior_pads`, placed in the compiler's assembly after
+  unconditional jumps) move its blocks relative to each other.  A patch that
+  adds bodies to the loop makes GCC place most of the others elsewhere, by
+  kilobytes (0009 moved BEFORE_ASYNC_WITH's entry by 30 KiB and
+  CALL_PY_EXACT_ARGS's by 6 KiB): moving the loop only as a whole keeps
+  every relation inside it, the ones a patch changes most.  A
+  link-time-optimised build's loop is compiled when it is linked, so its
+  layouts move the loop only as a whole.
+
+With a profile, every function the training run found hot sits in one block
+(the loop's body, its cold part, sits ahead of the block, behind the probe's
+first part), so the relink also lays that block out in an order of the shift's
+own (:func:`build.hot_order`, the same for both sides' shared functions): which
+hot functions share cache sets and predictor slots with the loop and each other
+is the layout effect a probe alone would not move there.
 
 Every significant difference it reports is this machine's layout noise, the
 floor below which a gate verdict on that benchmark says nothing about a patch.
-
-The probe commit is made aside (its own index, author and date fixed, so the
-same target and shift give the same commit and the build is cached) and kept
-under ``refs/quicken/calibrate/``; the work tree and branch are not touched.
-
-A profile-guided configuration is probed without a probe commit (:func:`relinks`):
-its builds are linked again from their own objects with the probe's bytes in an
-object of their own (:func:`build.relink`), ahead of the hot code and between
-the hot and the ordinary code: the same two moves without a new profile.  With a
-profile, every function the training run found hot sits in one block (the
-loop's body, its cold part, sits ahead of the block, behind the probe's first
-part), so the relink also lays that block out in an order of the shift's own
-(:func:`build.hot_order`, the same for both sides' shared functions): which hot
-functions share cache sets and predictor slots with the loop and each other is
-the layout effect a probe alone would not move there.
 
 The same probes also take the layout out of a comparison: ``quicken bench
 --layouts`` (and the gate, for the results it disputes) measures base and head
@@ -53,88 +52,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import statistics
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import bench, build, compare, pyperf_api
-from .build import CACHE_LINE, split_shift
 from .config import Config
 from .errors import QuickenError
-from .gitutil import PIN_IDENTITY
-from .worktree import WorkTree
 
 Report = Callable[[str], None]
-CEVAL = "Python/ceval.c"
-SPECIALIZE = "Python/specialize.c"
-PROBE_REF = "refs/quicken/calibrate/"
-_ANCHOR = re.compile(r"^PyObject\* _Py_HOT_FUNCTION\n_PyEval_EvalFrameDefault\(", re.MULTILINE)
-
-
-def _probe(name: str, size: int, where: str) -> str:
-    return (
-        "/* quicken calibrate: a layout probe, never for upstream.  An unused hot\n"
-        f"   function of {size} bytes {where}; no behaviour changes. */\n"
-        "_Py_HOT_FUNCTION __attribute__((used, noinline)) void\n"
-        f"{name}(void)\n"
-        "{\n"
-        f'    __asm__ volatile (".skip {size}, 0x90");\n'
-        "}\n"
-    )
-
-
-def insert_probe(source: str, shift: int) -> str:
-    """``Python/ceval.c`` with a layout probe of ``shift`` bytes (1 to 63) before the interpreter loop."""
-    if not 1 <= shift < CACHE_LINE:
-        raise QuickenError(f"a probe before the interpreter loop moves it within its cache line: "
-                           f"1 to {CACHE_LINE - 1} bytes, not {shift}")
-    found = list(_ANCHOR.finditer(source))
-    if len(found) != 1:
-        raise QuickenError(
-            f"{CEVAL}: the definition 'PyObject* _Py_HOT_FUNCTION\\n_PyEval_EvalFrameDefault(' "
-            f"was found {len(found)} times, not once",
-            "calibrate knows CPython 3.13's ceval.c; place the probe by hand and bench that commit",
-        )
-    at = found[0].start()
-    return source[:at] + _probe("_PyQuicken_LayoutProbe", shift, "that moves the interpreter loop") + "\n" \
-        + source[at:]
-
-
-def append_probe(source: str, shift: int) -> str:
-    """``Python/specialize.c`` with a layout probe of ``shift`` bytes (a multiple of 64) at its end,
-    which moves the ordinary functions relative to the interpreter loop."""
-    if shift <= 0 or shift % CACHE_LINE:
-        raise QuickenError(
-            f"a probe after the interpreter loop moves code by whole cache lines, not {shift} bytes")
-    what = "that moves the ordinary functions relative to the interpreter loop"
-    return source + ("" if source.endswith("\n") else "\n") + "\n" + _probe(
-        "_PyQuicken_LayoutProbeAfter", shift, what)
-
-
-def probe_commit(cfg: Config, target: str, shift: int) -> tuple[str, str]:
-    """(the target's commit, the probe commit on top of it)."""
-    before, after = split_shift(shift)
-    _, commit, _ = build.resolve(cfg, target)
-    g = WorkTree(cfg).repo()
-    files: dict[str, bytes] = {}
-    for path, size, edit in ((CEVAL, before, insert_probe), (SPECIALIZE, after, append_probe)):
-        if not size:
-            continue
-        if g.rev(f"{commit}:{path}") is None:
-            raise QuickenError(f"{target}: {path} not found in commit {commit[:12]}")
-        files[path] = edit(g.blob(f"{commit}:{path}").decode("utf-8"), size).encode("utf-8")
-    with tempfile.TemporaryDirectory(prefix="quicken-calibrate-") as scratch:
-        tree = g.tree_with(commit, files, Path(scratch))
-    moves = [f"{before} bytes before the interpreter loop"] * bool(before) \
-        + [f"{after} bytes after it"] * bool(after)
-    message = f"quicken calibrate: layout probe of {' and '.join(moves)}\n"
-    probe = g.commit_tree(tree, commit, message, PIN_IDENTITY)
-    g.update_ref(f"{PROBE_REF}{commit[:12]}-{shift}", probe)
-    return commit, probe
 
 
 @dataclass(frozen=True)
@@ -155,26 +83,13 @@ class Calibration:
         return max(changes, key=lambda c: abs(c[1])) if changes else None
 
 
-def relinks(cfg: Config, config_name: str | None) -> bool:
-    """Whether layouts of ``config_name`` are probed by relinking its builds (:func:`build.relink`)
-    rather than by building probe commits: a profile-guided build of a probe commit trains a
-    new profile, 12 to 18 minutes here, and another profile is another difference."""
-    return cfg.build_config(config_name).profile_guided
-
-
 def run(cfg: Config, target: str = "baseline", shift: int = 48, suite_spec: str = "quick",
         config_name: str | None = None, overrides: dict[str, object] | None = None,
         report: Report = lambda _: None) -> Calibration:
-    if relinks(cfg, config_name):
-        _, commit, _ = build.resolve(cfg, target)
-        probe, relink = commit, (0, shift)
-        report(f"calibrate: {target} ({commit[:12]}) vs itself relinked with a layout probe (+{shift} bytes)")
-    else:
-        commit, probe = probe_commit(cfg, target, shift)
-        relink = (0, 0)
-        report(f"calibrate: {target} ({commit[:12]}) vs its layout probe {probe[:12]} (+{shift} bytes)")
-    result = bench.run(cfg, commit, probe, suite_spec, "both", config_name, overrides=overrides,
-                       report=report, labels=(target, f"{target}+{shift}B"), relink=relink)
+    _, commit, _ = build.resolve(cfg, target)
+    report(f"calibrate: {target} ({commit[:12]}) vs itself relinked at layout +{shift}")
+    result = bench.run(cfg, commit, commit, suite_spec, "both", config_name, overrides=overrides,
+                       report=report, labels=(target, f"{target}+{shift}B"), relink=(0, shift))
     return Calibration(target, shift, result, cfg.validate.max_wall_slowdown)
 
 
@@ -295,15 +210,8 @@ def _ratios_at(sides: Sides, out: Path, shifts: tuple[int, ...], spec: str,
     """Each of ``names``' time ratios (head/base) measured by running ``spec``, one per shift,
     in the order of ``shifts``."""
     ratios: dict[str, list[float]] = {}
-    relinked = relinks(sides.cfg, sides.config_name)
     for shift in shifts:
-        if shift == 0:
-            (base, head), relink, suffix = sides.targets, (0, 0), ""
-        elif relinked:
-            (base, head), relink, suffix = sides.targets, (shift, shift), f"+{shift}B"
-        else:
-            (_, base), (_, head) = (probe_commit(sides.cfg, target, shift) for target in sides.targets)
-            relink, suffix = (0, 0), f"+{shift}B"
+        (base, head), relink, suffix = sides.targets, (shift, shift), f"+{shift}B" if shift else ""
         again = bench.run(sides.cfg, base, head, spec, "wall", sides.config_name, overrides=sides.overrides,
                           output=out / f"shift-{shift}", report=sides.report,
                           labels=(f"{sides.labels[0]}{suffix}", f"{sides.labels[1]}{suffix}"), relink=relink)

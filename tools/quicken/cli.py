@@ -510,9 +510,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--layouts", type=_shifts, metavar="BYTES",
                    help="also measure the wall clock with both sides' code moved by each of these byte "
                         "counts (N mod 64 before the interpreter loop, the rest after it; e.g. "
-                        "1040,2080,3120) and judge every benchmark across the layouts; profile-guided "
-                        "builds are relinked with the probe and their hot functions in an order of "
-                        "the layout's own, not rebuilt")
+                        "1040,2080,3120; both builds linked again, the loop padded between its blocks "
+                        "too, hot functions in an order of the layout's own) and judge every benchmark "
+                        "across the layouts")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("layouts", help="pool several 'bench --layouts' runs of the same two trees")
@@ -566,8 +566,8 @@ def parser() -> argparse.ArgumentParser:
                    help="baseline (default), patched, a patch or a commit")
     s.add_argument("--shift", type=int, default=48,
                    help="bytes the code is moved by: N mod 64 before the interpreter loop, the rest "
-                        "after it (default 48; profile-guided builds are relinked with the probe and "
-                        "their hot functions reordered)")
+                        "after it, and pads between the loop's blocks (default 48; the build is linked "
+                        "again, not rebuilt)")
     s.add_argument("--suite", default="quick", help="quick, full, or a comma list of benchmark names")
     s.add_argument("--config", metavar="NAME", help="build configuration (default: release)")
     s.add_argument("--processes", type=int, help="pyperf worker processes per side (alternated)")
