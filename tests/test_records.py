@@ -47,7 +47,8 @@ def test_a_later_run_on_the_same_machine_supersedes_its_failure(here: records.Ma
                                         (EPYC, "2026-12-02T10:00:00Z", "full", True),
                                         (XEON, "2026-12-03T12:00:00Z", "full", True)))
     assert passed
-    assert "instructions checked on this machine" in why
+    assert why == ("on AMD EPYC ×1, Intel Xeon ×1, 2026-12-03; 1 earlier failing run superseded (on Intel "
+                   "Xeon; kept in the record); instructions checked on this machine")
 
 
 def test_an_instruction_recheck_does_not_supersede_a_wall_failure(here: records.Machine) -> None:

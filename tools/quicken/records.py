@@ -26,7 +26,8 @@ other machines say, and the failure is named ("failed on Intel Xeon, ...").
 Instruction counts are deterministic for a binary, and wall results should hold
 on every machine a patch ships to, so a disagreement is a finding to look at,
 not noise to outvote.  Running again on that machine (after a fix, or to show
-the failure was load) supersedes its failure.
+the failure was load) supersedes its failure; the summary still counts the
+failures a later pass superseded, and the record keeps every run.
 
 **Standing** (:class:`Standing`): one vocabulary for both kinds: ``never``
 (no record), ``passed``, ``failed`` or ``stale`` (the content changed, or the
@@ -340,6 +341,11 @@ def judge(record: Record) -> tuple[bool, str]:
         names = ", ".join(f"{m.describe()} \N{MULTIPLICATION SIGN}{n}" for m, n in counts.items())
         mode = f"{newest.mode}, " if record.kind == "verification" and not failing else ""
         parts.append(f"{mode}{'passed on' if failing else 'on'} {names}, {newest.date[:10]}")
+    superseded = [r for r in record.runs if not r.passed and latest[(r.machine, r.mode)].passed]
+    if superseded:  # a pass that followed a failure on the same machine says so
+        where = ", ".join(sorted({r.machine.describe() for r in superseded}))
+        parts.append(f"{len(superseded)} earlier failing run{'s' * (len(superseded) > 1)} superseded "
+                     f"(on {where}; kept in the record)")
     if record.kind == "validation" and not failing:
         here = Machine.here()
         parts.append("instructions checked on this machine" if any(m == here for m in counts)

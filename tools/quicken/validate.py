@@ -219,7 +219,7 @@ def run(
     bc = cfg.build_config(config_name)
     outcomes: list[Outcome] = []
     for patch in chosen:
-        # the slots of one patch's builds and layout probes are free for the next patch's bound
+        # the slots of one patch's builds (their relinked layouts inside) are free for the next patch's bound
         with bench.build.holding():
             outcomes.append(_instructions_only(cfg, series, patch, bc.name, report) if instructions_only
                             else _validate_one(cfg, series, patch, bc.name, suite_spec, overrides, skip_tests,
