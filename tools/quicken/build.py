@@ -777,7 +777,7 @@ def pad_loop(assembly: str, symbol: str,
         if line.startswith("#APP") or line.startswith("#NO_APP"):
             inline_asm = line.startswith("#APP")  # the source's own asm: its bytes are not ours to move
         elif m := _SECTION_DIRECTIVE.match(line):
-            current = m.group(1) or (".text" if m.group(2) else None)
+            current = _section_named(m)
         elif current == home and not inline_asm and _UNCONDITIONAL_JUMP.match(line):
             jumps.append(i)
     if home is None or not jumps:
@@ -800,8 +800,14 @@ def _section_at(lines: Sequence[str], index: int) -> str | None:
     """The section the line at ``index`` is assembled into, from the last directive before it."""
     for line in reversed(lines[:index]):
         if m := _SECTION_DIRECTIVE.match(line):
-            return m.group(1) or (".text" if m.group(2) else None)
+            return _section_named(m)
     return ".text"
+
+
+def _section_named(directive: re.Match[str]) -> str | None:
+    """The section a :data:`_SECTION_DIRECTIVE` switches to; None for one only a stack of
+    sections could tell (``.previous``, ``.popsection``, ``.pushsection``)."""
+    return directive.group(1) or (".text" if directive.group(2) else None)
 
 
 #: The line of GNU ld's default script that collects the hot functions' code.
