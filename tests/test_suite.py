@@ -35,6 +35,7 @@ REQUIRED_MICRO = {
     "neg_index",
     "bytearray_item",
     "tuple_contains",
+    "tuple_hash",
     "array_item",
     "slice",
     "cond_jump",
