@@ -39,6 +39,7 @@ REQUIRED_MICRO = {
     "array_item",
     "slice",
     "cond_jump",
+    "call_return",
 }
 
 
