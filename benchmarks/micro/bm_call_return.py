@@ -14,6 +14,7 @@ from __future__ import annotations
 import pyperf
 
 STEPS = 100
+CALLS_PER_STEP = 8  # norm2() calls dot(): seven call sites, eight frames
 
 
 class Vec:
@@ -72,4 +73,5 @@ if __name__ == "__main__":
     runner.metadata["description"] = ("8 calls of small functions and methods per step, "
                                       "100 steps")
     runner.bench_time_func("call_return", bench, list(range(STEPS)), Vec(1.5, 2.0),
-                           Vec(0.5, -1.0), make_counter(7), inner_loops=STEPS)
+                           Vec(0.5, -1.0), make_counter(7),
+                           inner_loops=STEPS * CALLS_PER_STEP)
