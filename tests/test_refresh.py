@@ -101,6 +101,60 @@ def test_reworded_message_goes_into_its_patch(applied: S.Project) -> None:
     check_round_trip(applied)
 
 
+def test_reworded_subject_of_the_top_patch(applied: S.Project) -> None:
+    """``git commit --amend`` with a new subject: the commit keeps the patch's author and date, so
+    it is still the patch's commit; the patch file keeps its name and takes the new subject."""
+    old = applied.git("log", "-1", "--format=%B")
+    edit(applied, "Python/ceval.c", TAIL_OLD, TAIL_NEW)
+    applied.git("commit", "-q", "-a", "--amend", "-m", S.replace(old, "Add the LOAD_CONST instruction",
+                                                                  "Add LOAD_CONST, reworded"))
+    tree = applied.git("rev-parse", "HEAD^{tree}")
+    result = run_refresh(applied)
+    assert result.changed == [f"patches/{SECOND}"]
+    mail = series.parse_patch(applied.patches / SECOND)
+    assert mail.subject == "Add LOAD_CONST, reworded"
+    assert mail.author.name == "Ada Patcher"
+    assert "+int ceval_line_30 = 3000;" in mail.diff
+    assert (applied.patches / "series").read_text().count(SECOND) == 1
+    assert applied.git("rev-parse", "HEAD^{tree}") == tree
+    check_round_trip(applied)
+
+
+def test_reworded_subject_of_a_middle_patch(applied: S.Project) -> None:
+    """``reword`` in ``rebase -i``: the first patch's subject changes, the second is re-made on top."""
+    before = patch_bytes(applied)
+    first = WorkTree(applied.cfg()).state().patches[0].commit
+    top = applied.git("rev-parse", "HEAD")
+    applied.git("checkout", "-q", first)
+    message = applied.git("log", "-1", "--format=%B")
+    subject = message.splitlines()[0]
+    applied.git("commit", "-q", "--amend", "-m", S.replace(message, subject, "Count calls, reworded"))
+    applied.git("cherry-pick", top)
+    applied.git("checkout", "-q", "-B", "quicken", applied.git("rev-parse", "HEAD"))
+    result = run_refresh(applied)
+    assert result.changed == [f"patches/{FIRST}"]
+    assert series.parse_patch(applied.patches / FIRST).subject == "Count calls, reworded"
+    assert patch_bytes(applied)[SECOND] == before[SECOND]
+    check_round_trip(applied)
+
+
+def test_new_commit_before_a_patch_is_not_taken_for_a_reword(applied: S.Project) -> None:
+    """A commit inserted before the top patch's commit is the previous patch's, even when git gave
+    it the same author date: the top patch's subject still comes later."""
+    top = applied.git("rev-parse", "HEAD")
+    applied.git("reset", "-q", "--hard", "HEAD~1")
+    edit(applied, "Python/ceval.c", TAIL_OLD, TAIL_NEW)
+    author = applied.git("log", "-1", "--format=%an <%ae>%x00%ad", top).split("\0")
+    applied.git("commit", "-q", "-am", "inserted", f"--author={author[0]}", f"--date={author[1]}")
+    applied.git("cherry-pick", top)
+    result = run_refresh(applied)
+    # the second patch's mail is written again: its diff now applies on the new first patch
+    assert result.changed == [f"patches/{FIRST}", f"patches/{SECOND}"]
+    assert "+int ceval_line_30 = 3000;" in series.parse_patch(applied.patches / FIRST).diff
+    assert series.parse_patch(applied.patches / SECOND).subject == "Add the LOAD_CONST instruction"
+    check_round_trip(applied)
+
+
 def test_rewording_a_patch_leaves_the_later_ones_as_written(applied: S.Project) -> None:
     """A message-only reword in rebase -i re-makes every later commit with the same content: their
     patch files are not rewritten (here the second one's index line names a blob nobody has,
@@ -339,7 +393,10 @@ def test_commit_before_the_first_patch(applied: S.Project) -> None:
 
 
 def test_history_without_a_patch_commit(applied: S.Project) -> None:
-    applied.git("commit", "-q", "--amend", "-m", "renamed subject")
+    """The top patch's commit dropped and a new commit in its place: not a reword (another author)."""
+    applied.git("reset", "-q", "--hard", "HEAD~1")
+    edit(applied, "Python/ceval.c", TAIL_OLD, TAIL_NEW)
+    applied.git("commit", "-q", "-am", "renamed subject")
     err = refuse(applied)
     assert err.message == (
         f"the work tree's history has no commit for {SECOND} ('Add the LOAD_CONST instruction')"

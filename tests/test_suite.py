@@ -40,6 +40,7 @@ REQUIRED_MICRO = {
     "slice",
     "cond_jump",
     "call_return",
+    "defaultdict",
 }
 
 

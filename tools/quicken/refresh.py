@@ -2,7 +2,11 @@
 
 Which patch receives what:
 
-* a commit whose subject is a patch's subject is that patch's commit; if it
+* a commit whose subject is a patch's subject is that patch's commit, and so
+  is a commit whose subject was reworded, where the next patch's commit is
+  due: it keeps the applied commit's author and author date (``git commit
+  --amend``, ``reword`` in ``rebase -i``) and no later commit has the patch's
+  subject (the patch file keeps its name).  If it
   is not the commit apply made (``git commit --amend``, an edit in ``rebase -i``),
   its difference from that commit goes to the patch, and its message, if
   reworded, becomes the patch's message.  When its parent differs too (an
@@ -66,6 +70,11 @@ def _commit_change(commit: str) -> Change:
     return (f"{commit}^", commit)
 
 
+def _authorship(g: Git, commit: str) -> str:
+    """Author and author date: what ``git commit --amend`` and a rebase keep of a commit."""
+    return g("log", "-1", "--format=%an%x00%ae%x00%at %ad", commit)
+
+
 def _message(g: Git, commit: str) -> str:
     return g("log", "-1", "--format=%B", commit).strip() + "\n"
 
@@ -96,9 +105,11 @@ def attribute(
     rebased: dict[str, str] = {}
     current: Patch | None = None
     fresh: list[str] = []
-    for commit in chain:
-        subject = _subject(g, commit)
-        if expected and subject == expected[0].subject:
+    subjects = [_subject(g, commit) for commit in chain]
+    for at, (commit, subject) in enumerate(zip(chain, subjects, strict=True)):
+        if expected and (subject == expected[0].subject
+                         or _reworded_commit(g, commit, subject, applied.get(expected[0].name),
+                                             expected[0].subject, subjects[at + 1:])):
             current = expected.pop(0)
             original = applied.get(current.name)
             if original and original != commit:
@@ -130,9 +141,20 @@ def attribute(
     if expected:
         raise ApplyError(
             f"the work tree's history has no commit for {expected[0].name} ({expected[0].subject!r})",
-            "keep each patch commit's subject as it is, or re-apply with 'quicken apply --save-to BRANCH'",
+            "keep each patch's commit (reword it with 'git commit --amend' or 'git rebase -i', which keep "
+            "its author and date), or re-apply with 'quicken apply --save-to BRANCH'",
         )
     return Attribution(extras, fresh, reworded, rebased)
+
+
+def _reworded_commit(
+    g: Git, commit: str, subject: str, original: str | None, old_subject: str, later: list[str]
+) -> bool:
+    """Whether ``commit`` (``subject``), due to be a patch's commit, is that patch's applied commit
+    ``original`` with its subject reworded: not a ``fixup!`` commit, the same author and author date,
+    and no later commit with the patch's subject ``old_subject``."""
+    return (original is not None and not _FIXUP.match(subject) and old_subject not in later
+            and _authorship(g, commit) == _authorship(g, original))
 
 
 def new_patch(cfg: Config, g: Git, commit: str, number: int) -> Patch:

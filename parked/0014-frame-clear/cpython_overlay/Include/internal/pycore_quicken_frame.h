@@ -15,7 +15,9 @@
  * not the first one of its data stack chunk is popped by moving the stack
  * top back, exactly as _PyThreadState_PopFrame() does.  A frame with a frame
  * object (which may have to hand its locals over to it) and the first frame
- * of a chunk (whose chunk is released) still take those functions.
+ * of a chunk (whose chunk is released) still take those functions.  The
+ * release of the locals is written once, here: _PyFrame_ClearLocals()
+ * (Python/frame.c) calls _PyQuicken_FrameClearLocals() too.
  *
  * The interpreter loop itself is left alone: with this code inlined into
  * RETURN_VALUE and RETURN_CONST, GCC 12 laid out other instructions of the
@@ -35,6 +37,21 @@ extern "C" {
 #include "pycore_frame.h"         // _PyFrame_ClearExceptCode()
 #include "pycore_pystate.h"       // _PyThreadState_GET()
 
+/* Release a frame's locals and f_locals: the body of _PyFrame_ClearLocals()
+   (Python/frame.c), kept here once so that the inlined return path below
+   and frame.c run the same code. */
+static inline void
+_PyQuicken_FrameClearLocals(_PyInterpreterFrame *frame)
+{
+    assert(frame->stacktop >= 0);
+    int stacktop = frame->stacktop;
+    frame->stacktop = 0;
+    for (int i = 0; i < stacktop; i++) {
+        Py_XDECREF(frame->localsplus[i]);
+    }
+    Py_CLEAR(frame->f_locals);
+}
+
 /* What _PyFrame_ClearExceptCode(frame) does. */
 static inline void
 _PyQuicken_FrameClearExceptCode(_PyInterpreterFrame *frame)
@@ -45,15 +62,9 @@ _PyQuicken_FrameClearExceptCode(_PyInterpreterFrame *frame)
     }
     assert(frame->owner != FRAME_OWNED_BY_GENERATOR ||
            _PyFrame_GetGenerator(frame)->gi_frame_state == FRAME_CLEARED);
-    assert(frame->stacktop >= 0);
     // GH-99729: the frame must already be unlinked (finalizers run below).
     assert(_PyThreadState_GET()->current_frame != frame);
-    int stacktop = frame->stacktop;
-    frame->stacktop = 0;
-    for (int i = 0; i < stacktop; i++) {
-        Py_XDECREF(frame->localsplus[i]);
-    }
-    Py_CLEAR(frame->f_locals);
+    _PyQuicken_FrameClearLocals(frame);
     Py_DECREF(frame->f_funcobj);
 }
 
