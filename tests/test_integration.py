@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from binaries import loop_growth, loop_instructions
-from quicken import apply, build, codegen, config, refresh, source
+from quicken import apply, build, codegen, config, records, refresh, source
 from quicken.cli import main
 from quicken.errors import QuickenError
 from quicken.series import load as load_series
@@ -194,6 +194,8 @@ def test_validate_writes_a_bound_record(project: config.Config) -> None:
     series = load_series(project)
     patch = series.patch("0001-tag-fixture-builds.patch")
     assert validate.standing(project, series, patch).word() == "failed"
+    record = records.load(outcome.record, "validation")
+    assert record is not None and record.details["sampling"] == {"processes": 1, "values": 2, "warmups": 0}
     change_code(patch.path)
     changed = load_series(project)
     assert validate.standing(project, changed, changed.patch(patch.name)).describe() == (

@@ -265,6 +265,9 @@ def _validate_one(cfg: Config, series: Series, patch: Patch, config_name: str, s
                     "failures": [str(r) for r in verdict.failures]},
         "base": {"commit": base}, "head": {"commit": head},
         "suite": spec,
+        # the pyperf options given on the command line (empty: each suite's own), so that a
+        # reader can tell how many worker processes a wall verdict rests on
+        "sampling": dict(overrides or {}),
         "tests": None if tests is None else {"passed": tests.passed, "summary": tests.summary},
         "skipped_tests": skip_tests,
         "pystats": deltas,
