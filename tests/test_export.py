@@ -350,11 +350,11 @@ def test_refuses_an_unverified_patch_and_force_marks_it(
 def test_validation_lines_name_the_sampling_a_wall_verdict_rests_on() -> None:
     """The pyperf options a validation ran with are in the table's heading; a record made with
     each suite's own options (or before they were recorded) names none."""
-    record: dict[str, object] = {"verdict": {"passed": True}, "date": "2026-12-07", "suite": "call_return,quick",
-                                 "binding": {"config": {"name": "release"}}}
+    record: dict[str, object] = {"verdict": {"passed": True}, "date": "2026-12-07",
+                                 "suite": "call_return,quick", "binding": {"config": {"name": "release"}}}
     plain = export.validation_lines(record)[0]
     assert plain.startswith("Validation: PASS (2026-12-07, suite call_return,quick, release build; ")
     record["sampling"] = {"processes": 24, "values": 1}
     heading = export.validation_lines(record)[0]
-    assert heading.startswith("Validation: PASS (2026-12-07, suite call_return,quick, --processes 24, --values 1, "
-                              "release build; ")
+    assert heading.startswith("Validation: PASS (2026-12-07, suite call_return,quick, --processes 24, "
+                              "--values 1, release build; ")

@@ -217,8 +217,9 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
         where = records.judge(records.from_json("validation", record))[1]
     except (ValueError, TypeError, KeyError):
         where = "provenance unknown"
-    sampling = record.get("sampling") or {}
-    pyperf = "".join(f", --{key} {value}" for key, value in sampling.items()) if isinstance(sampling, dict) else ""
+    sampling = record.get("sampling")  # the command line's pyperf options, if any
+    options = sampling.items() if isinstance(sampling, dict) else ()
+    pyperf = "".join(f", --{key} {value}" for key, value in options)
     lines = [f"Validation: {'PASS' if verdict.get('passed') else 'FAIL'} ({record.get('date', '?')}, "
              f"suite {record.get('suite', '?')}{pyperf}, {config} build; {where})", ""]
     rows = record.get("benchmarks") or []
