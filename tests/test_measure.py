@@ -200,7 +200,13 @@ fn=(3) rec'2
 7 40
 fn=(4) rec
 8 2
-totals: 357
+fn=(5) loop.cold'2
+9 6
+fn=(6) loop
+10 4
+fn=(7) other.cold.1
+11 1
+totals: 368
 """
 
 
@@ -208,8 +214,9 @@ def test_function_costs_count_self_instructions_only(tmp_path: Path) -> None:
     path = tmp_path / "x.callgrind"
     path.write_text(CALLGRIND_WITH_CALLS)
     # main's own 10 + 5; the 300 after calls= is helper's inclusive cost, not main's.
-    assert M.function_costs(path) == {"main": 15, "helper": 300, "rec": 42}
-    assert sum(M.function_costs(path).values()) == 357
+    # Recursion levels and GCC's cold parts count as the function itself.
+    assert M.function_costs(path) == {"main": 15, "helper": 300, "rec": 42, "loop": 10, "other": 1}
+    assert sum(M.function_costs(path).values()) == 368
 
 
 def test_per_loop_functions_and_shifts(tmp_path: Path) -> None:
