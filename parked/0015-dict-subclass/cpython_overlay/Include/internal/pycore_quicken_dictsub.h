@@ -8,9 +8,11 @@
  * hold, and d[k] = v runs exactly dict_ass_sub(), which inserts as
  * PyDict_SetItem() does.  The specialized instructions test the slot on
  * every execution (a class that gains one of those methods gets another
- * slot at once, so no type version is needed) and call what the generic
- * instruction would have reached through PyObject_GetItem() and
- * PyObject_SetItem().  Exact dicts keep their own code.
+ * slot at once, so no type version is needed) and then run as for an
+ * exact dict: a load looks the key up as dict_subscript() does, and only
+ * a miss (__missing__ or KeyError) leaves the interpreter loop, for
+ * _PyQuicken_DictSubscriptMissing(); a store inserts with
+ * _PyDict_SetItem_Take2().
  */
 #ifndef Py_INTERNAL_QUICKEN_DICTSUB_H
 #define Py_INTERNAL_QUICKEN_DICTSUB_H
@@ -22,9 +24,13 @@ extern "C" {
 #  error "this header requires Py_BUILD_CORE define"
 #endif
 
+#include "pycore_global_strings.h" // _Py_ID()
+#include "pycore_object.h"         // _PyObject_LookupSpecial()
+#include "pycore_pyerrors.h"       // _PyErr_SetKeyError()
+
 /* The exact dict is the common case: GCC is told so, or it may lay the
-   instructions out with the exact dict's code behind a jump.  The
-   subclasses' functions are cold and kept out of the interpreter loop. */
+   instructions out with the exact dict's code behind a jump.  The miss
+   function is cold and kept out of the interpreter loop. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define _PyQuicken_IsExactDict(obj) \
     __builtin_expect(PyDict_CheckExact(obj), 1)
@@ -53,20 +59,31 @@ _PyQuicken_DictAssSubscriptInherited(PyObject *obj)
             PyDict_Type.tp_as_mapping->mp_ass_subscript);
 }
 
-/* d[k] for a dict that is not exact: -2 (nothing done) if its type does
-   not keep dict's __getitem__, else 1 with *result set to a new reference,
-   or -1 with an exception set (KeyError, or whatever __missing__ raised).
-   Kept out of the interpreter loop: only subclasses come here. */
+/* The end of d[k] for a key that the dict d (exact or a subclass keeping
+   dict's __getitem__) does not hold, as dict_subscript() ends after its
+   lookup: a subclass's __missing__(k), if it has one, gives the result;
+   otherwise KeyError.  Returns 1 with *result set to a new reference, 0
+   with KeyError set, or -1 with another exception set.  Kept out of the
+   interpreter loop: a hit never comes here. */
 static _PyQuicken_DICTSUB_COLD int
-_PyQuicken_DictSubclassGetItem(PyObject *dict, PyObject *key,
-                               PyObject **result)
+_PyQuicken_DictSubscriptMissing(PyObject *dict, PyObject *key,
+                                PyObject **result)
 {
-    assert(!PyDict_CheckExact(dict));
-    if (!_PyQuicken_DictSubscriptInherited(dict)) {
-        return -2;
+    *result = NULL;
+    if (!PyDict_CheckExact(dict)) {
+        PyObject *missing = _PyObject_LookupSpecial(dict,
+                                                    &_Py_ID(__missing__));
+        if (missing != NULL) {
+            *result = PyObject_CallOneArg(missing, key);
+            Py_DECREF(missing);
+            return *result != NULL ? 1 : -1;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
+        }
     }
-    *result = PyDict_Type.tp_as_mapping->mp_subscript(dict, key);
-    return *result != NULL ? 1 : -1;
+    _PyErr_SetKeyError(key);
+    return 0;
 }
 
 #ifdef __cplusplus
