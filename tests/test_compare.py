@@ -111,6 +111,17 @@ def test_single_values_are_flagged_even_if_pyperf_calls_them_significant() -> No
     assert row.base_stdev == 0.0
 
 
+def test_rows_count_the_worker_processes_that_gave_values() -> None:
+    """Values from one process are not independent: a row says how many processes it rests on.
+    A calibration run (warmups only, no values) is not one of them."""
+    metadata = {"name": "x", "loops": 10000, "unit": "second"}
+    calibration = pyperf.Run([], warmups=[(10000, 1e-6)], metadata=metadata, collect_metadata=False)
+    base = pyperf.Benchmark([calibration, *bench("x", [[1e-6, 1.1e-6], [1.2e-6, 1.0e-6]]).get_runs()])
+    row = C.compare_benchmarks(base, bench("x", [[2e-6]] * 3))
+    assert (row.base_processes, row.base_values) == (2, 4)
+    assert (row.head_processes, row.head_values) == (3, 3)
+
+
 def test_only_one_side(tmp_path: Path) -> None:
     base = pyperf.BenchmarkSuite([bench("a", [[1e-6] * 3]), bench("b", [[1e-6] * 3])])
     head = pyperf.BenchmarkSuite([bench("b", [[1e-6] * 3]), bench("c", [[1e-6] * 3])])

@@ -358,3 +358,21 @@ def test_validation_lines_name_the_sampling_a_wall_verdict_rests_on() -> None:
     heading = export.validation_lines(record)[0]
     assert heading.startswith("Validation: PASS (2026-12-07, suite call_return,quick, --processes 24, "
                               "--values 1, release build; ")
+
+
+def test_validation_heading_says_how_many_processes_the_rows_rest_on() -> None:
+    """Rows that keep their worker-process and value counts name them, whatever the command
+    line said (a suite's own options included); rows of several shapes give the range."""
+    def row(processes: int, values: int) -> dict[str, object]:
+        return {"name": "x", "base_processes": processes, "head_processes": processes,
+                "base_values": values, "head_values": values}
+
+    record: dict[str, object] = {"verdict": {"passed": False}, "date": "2026-12-07", "suite": "quick",
+                                 "binding": {"config": {"name": "release"}},
+                                 "benchmarks": [row(12, 12), row(12, 12)]}
+    assert export.validation_lines(record)[0].startswith(
+        "Validation: FAIL (2026-12-07, suite quick, 12 processes of 1 value per side, release build; ")
+    record["benchmarks"] = [row(4, 12), row(24, 24), {"name": "old row, no counts"}]
+    assert ", 4 to 24 processes per side, release build; " in export.validation_lines(record)[0]
+    record["benchmarks"] = [row(4, 12)]
+    assert ", 4 processes of 3 values per side, " in export.validation_lines(record)[0]

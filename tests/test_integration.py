@@ -196,6 +196,9 @@ def test_validate_writes_a_bound_record(project: config.Config) -> None:
     assert validate.standing(project, series, patch).word() == "failed"
     record = records.load(outcome.record, "validation")
     assert record is not None and record.details["sampling"] == {"processes": 1, "values": 2, "warmups": 0}
+    (row,) = record.details["benchmarks"]
+    counts = [row[f"{side}_{what}"] for side in ("base", "head") for what in ("processes", "values")]
+    assert counts == [1, 2, 1, 2]
     change_code(patch.path)
     changed = load_series(project)
     assert validate.standing(project, changed, changed.patch(patch.name)).describe() == (

@@ -55,6 +55,10 @@ class ComparisonRow:
     unstable_reasons: tuple[str, ...] = ()
     base_instructions: int | None = None
     head_instructions: int | None = None
+    #: worker processes that gave values (0: not known); values from one process are not
+    #: independent, so these, not ``*_values``, say how much a wall ratio rests on
+    base_processes: int = 0
+    head_processes: int = 0
 
     @property
     def unstable(self) -> bool:
@@ -198,7 +202,14 @@ def compare_benchmarks(
         unstable_reasons=tuple(reasons),
         base_instructions=base_instructions,
         head_instructions=head_instructions,
+        base_processes=processes(base),
+        head_processes=processes(head),
     )
+
+
+def processes(bench: pyperf.Benchmark) -> int:
+    """How many of a benchmark's runs (pyperf's worker processes) gave values."""
+    return sum(1 for run in bench.get_runs() if run.values)
 
 
 def compare_suites(

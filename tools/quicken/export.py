@@ -56,7 +56,7 @@ import re
 import shutil
 import tempfile
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -206,6 +206,26 @@ def _fmt_time(value: object) -> str:
     return compare.format_time(float(value)) if isinstance(value, (int, float)) else "?"
 
 
+def measured_sampling(rows: Sequence[object]) -> str:
+    """What a record's wall ratios rest on, read from its rows (kept since stop 46): worker
+    processes and values per process, per side at the unmoved layout; "" when no row says."""
+    shapes: set[tuple[int, int]] = set()
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        for side in ("base", "head"):
+            runs, values = row.get(f"{side}_processes"), row.get(f"{side}_values")
+            if isinstance(runs, int) and isinstance(values, int) and runs > 0:
+                shapes.add((runs, values // runs))
+    if not shapes:
+        return ""
+    if len(shapes) == 1:
+        (runs, per_run), = shapes
+        return f"{runs} processes of {per_run} value{'s' if per_run != 1 else ''} per side"
+    counts = sorted({runs for runs, _ in shapes})
+    return f"{counts[0]} to {counts[-1]} processes per side"
+
+
 def validation_lines(record: dict[str, Any] | None, families: list[str] | None = None) -> list[str]:
     """The validation table (Markdown, also readable as plain text in a commit message)."""
     if not record:
@@ -220,9 +240,11 @@ def validation_lines(record: dict[str, Any] | None, families: list[str] | None =
     sampling = record.get("sampling")  # the command line's pyperf options, if any
     options = sampling.items() if isinstance(sampling, dict) else ()
     pyperf = "".join(f", --{key} {value}" for key, value in options)
-    lines = [f"Validation: {'PASS' if verdict.get('passed') else 'FAIL'} ({record.get('date', '?')}, "
-             f"suite {record.get('suite', '?')}{pyperf}, {config} build; {where})", ""]
     rows = record.get("benchmarks") or []
+    measured = measured_sampling(rows)
+    lines = [f"Validation: {'PASS' if verdict.get('passed') else 'FAIL'} ({record.get('date', '?')}, "
+             f"suite {record.get('suite', '?')}{pyperf}{', ' + measured if measured else ''}, "
+             f"{config} build; {where})", ""]
     if rows:
         lines += ["| benchmark | base | head | ratio | significant | instructions ratio |",
                   "| --- | ---: | ---: | ---: | --- | ---: |"]

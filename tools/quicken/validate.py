@@ -484,4 +484,6 @@ def _row(row: bench.compare.ComparisonRow) -> dict[str, object]:
         "significant": row.significant, "unstable": list(row.unstable_reasons),
         "base_instructions": row.base_instructions, "head_instructions": row.head_instructions,
         "instructions_ratio": row.instructions_ratio,
+        "base_processes": row.base_processes, "head_processes": row.head_processes,
+        "base_values": row.base_values, "head_values": row.head_values,
     }
