@@ -207,9 +207,14 @@ def compare_benchmarks(
     )
 
 
+def measured_runs(bench: pyperf.Benchmark) -> list[pyperf.Run]:
+    """A benchmark's runs (pyperf's worker processes) that gave values: not calibration runs."""
+    return [run for run in bench.get_runs() if run.values]
+
+
 def processes(bench: pyperf.Benchmark) -> int:
-    """How many of a benchmark's runs (pyperf's worker processes) gave values."""
-    return sum(1 for run in bench.get_runs() if run.values)
+    """How many worker processes a benchmark's values come from."""
+    return len(measured_runs(bench))
 
 
 def compare_suites(
@@ -279,7 +284,7 @@ def ratio_interval(base: pyperf.Benchmark, head: pyperf.Benchmark, z: float = 1.
     """
     sides = []
     for bench in (base, head):
-        means = [math.fsum(run.values) / len(run.values) for run in bench.get_runs() if run.values]
+        means = [math.fsum(run.values) / len(run.values) for run in measured_runs(bench)]
         if len(means) < 2:
             return None
         mean = math.fsum(means) / len(means)

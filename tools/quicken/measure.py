@@ -473,9 +473,11 @@ class CountCache:
 
     @staticmethod
     def _count(entry: object) -> InstructionCount | None:
-        functions = entry.get("functions") if isinstance(entry, dict) else None
-        if not isinstance(entry, dict) or not isinstance(functions, dict) or not functions:
-            return None  # none, or written before per-function counts were kept
+        if not isinstance(entry, dict):
+            return None
+        functions = entry.get("functions")
+        if not isinstance(functions, dict) or not functions:
+            return None  # written before per-function counts were kept
         # Counts cached before cold parts were merged into their functions are merged on reading.
         fields = {**entry, "functions": merge_cold_parts(functions)}
         try:
