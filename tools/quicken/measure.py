@@ -11,7 +11,10 @@ iterations.  Start-up, imports, pyperf's bookkeeping and the first
 
 is the steady-state cost of one loop iteration.  Both runs use a fixed
 ``PYTHONHASHSEED`` and, where ``setarch -R`` works, no address-space
-randomization, so repeated measurements agree to a few instructions.
+randomization, so repeated measurements agree to a few instructions.  They
+load their bytecode from a ``PYTHONPYCACHEPREFIX`` of their own, which one
+uncounted run fills just before them, and write none: what a run imports is
+the same in both, on both builds of a comparison, whatever else runs the build.
 
 Counts are per *outer* pyperf loop (one call of the timed body per loop),
 which is what matters for a base/head ratio.
@@ -33,6 +36,7 @@ import platform
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -55,6 +59,15 @@ HASH_SEED = "0"
 #: build compiles and caches the modules it imports and the second one does not (richards lost
 #: two thirds of its count that way: 166M instead of 500M per loop).
 COUNT_ENV = {"PYTHONHASHSEED": HASH_SEED, "PYTHONDONTWRITEBYTECODE": "1"}
+#: Where the counted runs find their bytecode: a ``PYTHONPYCACHEPREFIX`` of their own, filled by
+#: one uncounted run just before them (see :func:`count_instructions`).  A build's ``__pycache__``
+#: directories are shared: any other run of the build (``quicken codegen``, ``quicken python``, a
+#: user's script) writes bytecode into them, also between the N- and the 2N-loop run, and a module
+#: compiled in one run and loaded in the other moved coroutines' count by -15 %; the two sides of a
+#: comparison also differ in what their ``__pycache__`` holds, which shows in the allocator's work
+#: of the loops themselves (json_dumps of the same two builds: +3.3 %, -1.3 % with private
+#: prefixes).  Part of the cache key.
+PYC_PREFIX_KEY = "PYTHONPYCACHEPREFIX=private, filled by one uncounted run"
 
 _TOTAL_RE = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
@@ -161,58 +174,56 @@ def parse_callgrind_total(path: Path) -> int:
     return max(totals)
 
 
-def _run_once(
-    bench: Benchmark,
-    python: str | Path,
-    pyperf_dir: Path,
-    loops: int,
-    out_file: Path,
-    *,
-    valgrind: str,
-    prefix: list[str],
-    worker_task: int | None,
-    timeout: float | None,
-    command_for: Callable[[int], Command] | None = None,
-    trace_children: bool = False,
-) -> list[Path]:
+@dataclass(frozen=True)
+class _Runs:
+    """How one benchmark's runs are made and run (the uncounted one and the two counted ones)."""
+
+    bench: Benchmark
+    python: str | Path
+    pyperf_dir: Path
+    worker_task: int | None
+    timeout: float | None
+    command_for: Callable[[int], Command] | None
+    pycache: Path
+
+    def command(self, loops: int, *, counted: bool) -> Command:
+        """The benchmark's command for ``loops``: a counted run reads its bytecode prefix, the
+        uncounted one fills it."""
+        env = {**COUNT_ENV, "PYTHONPYCACHEPREFIX": str(self.pycache)}
+        if self.command_for is not None:
+            made = self.command_for(loops)
+            command = Command(made.argv, {**made.env, **env}, made.cwd)
+        else:
+            command = single_run_command(self.bench, self.python, self.pyperf_dir, loops,
+                                         worker_task=self.worker_task, extra_env=env)
+        if counted:
+            return command
+        return Command(command.argv, {name: value for name, value in command.env.items()
+                                      if name != "PYTHONDONTWRITEBYTECODE"}, command.cwd)
+
+    def run(self, argv: list[str], command: Command, what: str) -> None:
+        """Run ``argv`` (``command``, possibly under callgrind); MeasureError if it fails."""
+        try:
+            proc = subprocess.run(argv, env=dict(command.env), cwd=command.cwd, capture_output=True,
+                                  text=True, check=False, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise MeasureError(f"{self.bench.name}: {what} exceeded {self.timeout} s",
+                               "use fewer loops for this benchmark") from None
+        if proc.returncode != 0:
+            tail = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "no output"
+            raise MeasureError(f"{self.bench.name}: {what} failed (exit {proc.returncode}): {tail}",
+                               f"run it directly: {' '.join(command.argv)}")
+
+
+def _run_once(runs: _Runs, loops: int, out_file: Path, *, valgrind: str, prefix: list[str],
+              trace_children: bool = False) -> list[Path]:
     """Run the benchmark once under callgrind; its output files (see :func:`callgrind_files`)."""
-    if command_for is not None:
-        made = command_for(loops)
-        command = Command(made.argv, {**made.env, **COUNT_ENV}, made.cwd)
-    else:
-        command = single_run_command(
-            bench,
-            python,
-            pyperf_dir,
-            loops,
-            worker_task=worker_task,
-            extra_env=COUNT_ENV,
-        )
+    command = runs.command(loops, counted=True)
     argv = callgrind_argv(command.argv, out_file, valgrind=valgrind, no_aslr_prefix=prefix,
                           trace_children=trace_children)
     for stale in [out_file, *callgrind_files(out_file, True)]:
         stale.unlink(missing_ok=True)
-    try:
-        proc = subprocess.run(
-            argv,
-            env=dict(command.env),
-            cwd=command.cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise MeasureError(
-            f"{bench.name}: callgrind run with {loops} loops exceeded {timeout} s",
-            "use fewer loops for this benchmark",
-        ) from None
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:]) or "no output"
-        raise MeasureError(
-            f"{bench.name}: benchmark failed under callgrind (exit {proc.returncode}): {tail}",
-            f"run it directly: {' '.join(command.argv)}",
-        )
+    runs.run(argv, command, f"callgrind run with {loops} loops")
     return callgrind_files(out_file, trace_children)
 
 
@@ -237,6 +248,8 @@ def count_instructions(
     given, makes the command instead (a benchmark in pyperformance's own venv).
     A benchmark that times a command (:func:`times_a_command`) is counted with
     its child processes, one output file per process (``<name>.<N>.callgrind.<pid>``).
+    The counted runs read their bytecode from a private prefix (:data:`PYC_PREFIX_KEY`),
+    filled by one run with ``loops`` loops outside callgrind.
     """
     valgrind_path = find_valgrind(valgrind)
     n = loops if loops is not None else DEFAULT_LOOPS[bench.kind]
@@ -246,23 +259,14 @@ def count_instructions(
     workdir.mkdir(parents=True, exist_ok=True)
     children = times_a_command(bench.script)
     runs: list[list[Path]] = []
-    for count in (n, 2 * n):
-        out_file = workdir / f"{bench.name}.{count}.callgrind"
-        runs.append(
-            _run_once(
-                bench,
-                python,
-                pyperf_dir,
-                count,
-                out_file,
-                valgrind=valgrind_path,
-                prefix=prefix,
-                worker_task=worker_task,
-                timeout=timeout,
-                command_for=command_for,
-                trace_children=children,
-            )
-        )
+    with tempfile.TemporaryDirectory(prefix="quicken-pycache-") as pycache:
+        how = _Runs(bench, python, pyperf_dir, worker_task, timeout, command_for, Path(pycache))
+        warm = how.command(n, counted=False)
+        how.run(list(warm.argv), warm, f"uncounted run with {n} loops (it caches the bytecode)")
+        for count in (n, 2 * n):
+            out_file = workdir / f"{bench.name}.{count}.callgrind"
+            runs.append(_run_once(how, count, out_file, valgrind=valgrind_path, prefix=prefix,
+                                  trace_children=children))
     low, high = (sum(parse_callgrind_total(f) for f in files) for files in runs)
     functions = per_loop_functions(runs[0], runs[1], n)
     if high <= low:
@@ -452,7 +456,7 @@ class CountCache:
         parts = [tree, " ".join(configure), bench.name, " ".join(bench.args), str(loops), script,
                  *(["child processes"] if times_a_command(bench.script) else []),
                  f"pyperf {pyperf.__version__}", valgrind_version(find_valgrind(valgrind)), cpu_model(),
-                 *(f"{name}={value}" for name, value in COUNT_ENV.items())]
+                 *(f"{name}={value}" for name, value in COUNT_ENV.items()), PYC_PREFIX_KEY]
         return "|".join(parts)
 
     def _read(self) -> dict[str, dict[str, object]]:
