@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -254,12 +255,9 @@ def test_cpu_signature_tells_apart_cpus_a_hypervisor_names_alike(tmp_path: Path)
     assert M.cpu_signature(tmp_path / "missing") == ""
 
 
-@pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed")
-def test_the_two_counted_runs_import_alike_on_a_fresh_build(tmp_path: Path) -> None:
-    """A module imported for the first time is compiled and its bytecode cached: if the N-loop run
-    cached it, the 2N-loop run would skip the compile, and the difference of the two runs would be
-    the loops minus a compile.  A command made elsewhere (pyperformance's runner, in its venv) does
-    not forbid writing bytecode: the counted runs do."""
+def _importing_benchmark(tmp_path: Path, n: int) -> tuple[Path, Benchmark]:
+    """(pyperf path, a benchmark of ``n`` iterations a loop whose script imports a large module
+    of its own, ``helper``, beside it)."""
     pyperf_dir = prepare_pyperf_path(tmp_path / "cache")
     check_target_python(sys.executable, pyperf_dir)
     bench_dir = tmp_path / "bench"
@@ -267,14 +265,29 @@ def test_the_two_counted_runs_import_alike_on_a_fresh_build(tmp_path: Path) -> N
     function = "def f{i}(x):\n    y = [x + j for j in range({i} % 7)]\n    return sum(y) * {i}\n\n"
     (bench_dir / "helper.py").write_text("".join(function.format(i=i) for i in range(600)))
     script = bench_dir / "bm_import.py"
-    script.write_text(TINY.format(n=200).replace("import pyperf\n", "import pyperf\nimport helper\n"))
-    bench = Benchmark("import", "pyperformance", script)
+    script.write_text(TINY.format(n=n).replace("import pyperf\n", "import pyperf\nimport helper\n"))
+    return pyperf_dir, Benchmark("import", "pyperformance", script)
+
+
+def _worker_command(bench: Benchmark, loops: int, env: Mapping[str, str], pyperf_dir: Path) -> Command:
+    """The command a runner of its own (like pyperformance's) would make for ``bench``."""
+    argv = (sys.executable, "-S", str(bench.script), "--worker", f"--loops={loops}", "--warmups=0",
+            "--values=1", "--min-time=0", "--quiet")
+    return Command(argv, {**env, "PYTHONPATH": str(pyperf_dir)}, bench.script.parent)
+
+
+@pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed")
+def test_the_two_counted_runs_import_alike_on_a_fresh_build(tmp_path: Path) -> None:
+    """A module imported for the first time is compiled and its bytecode cached: if the N-loop run
+    cached it, the 2N-loop run would skip the compile, and the difference of the two runs would be
+    the loops minus a compile.  A command made elsewhere (pyperformance's runner, in its venv) does
+    not forbid writing bytecode: the counted runs do."""
+    pyperf_dir, bench = _importing_benchmark(tmp_path, 200)
+    bench_dir = bench.script.parent
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
     def command_for(loops: int) -> Command:
-        return Command((sys.executable, "-S", str(script), "--worker", f"--loops={loops}", "--warmups=0",
-                        "--values=1", "--min-time=0", "--quiet"), {**env, "PYTHONPATH": str(pyperf_dir)},
-                       bench_dir)
+        return _worker_command(bench, loops, env, pyperf_dir)
 
     first = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg1", loops=20,
                                  command_for=command_for)
@@ -291,15 +304,8 @@ def test_bytecode_written_by_another_run_between_the_counted_runs_changes_nothin
     writes bytecode into it, also between the N- and the 2N-loop run.  The counted runs read their
     bytecode from a prefix of their own (filled by one uncounted run), so a module compiled by one
     of them and loaded from __pycache__ by the other cannot happen (coroutines lost 15 % that way)."""
-    pyperf_dir = prepare_pyperf_path(tmp_path / "cache")
-    check_target_python(sys.executable, pyperf_dir)
-    bench_dir = tmp_path / "bench"
-    bench_dir.mkdir()
-    function = "def f{i}(x):\n    y = [x + j for j in range({i} % 7)]\n    return sum(y) * {i}\n\n"
-    (bench_dir / "helper.py").write_text("".join(function.format(i=i) for i in range(600)))
-    script = bench_dir / "bm_import.py"
-    script.write_text(TINY.format(n=5000).replace("import pyperf\n", "import pyperf\nimport helper\n"))
-    bench = Benchmark("import", "pyperformance", script)
+    pyperf_dir, bench = _importing_benchmark(tmp_path, 5000)
+    bench_dir = bench.script.parent
     made: list[int] = []
 
     def command_for(loops: int) -> Command:
@@ -309,9 +315,7 @@ def test_bytecode_written_by_another_run_between_the_counted_runs_changes_nothin
                       if name not in ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")}
             subprocess.run([sys.executable, "-c", "import helper"], cwd=bench_dir, check=True, env=writes)
             assert (bench_dir / "__pycache__").is_dir()
-        argv = (sys.executable, "-S", str(script), "--worker", f"--loops={loops}", "--warmups=0",
-                "--values=1", "--min-time=0", "--quiet")
-        return Command(argv, {**os.environ, "PYTHONPATH": str(pyperf_dir)}, bench_dir)
+        return _worker_command(bench, loops, os.environ, pyperf_dir)
 
     disturbed = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg1", loops=20,
                                      command_for=command_for)
