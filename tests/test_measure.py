@@ -221,17 +221,6 @@ def test_function_costs_count_self_instructions_only(tmp_path: Path) -> None:
     assert sum(M.function_costs(path).values()) == 368
 
 
-def test_cached_counts_merge_cold_parts_counted_before_the_fix(tmp_path: Path) -> None:
-    cache = M.CountCache(tmp_path / "counts.json")
-    old = M.InstructionCount("b", 10, 100, 300, True,
-                             {"_PyEval_EvalFrameDefault": -109_217, "_PyEval_EvalFrameDefault.cold": 104_221,
-                              "PyDict_GetItemRef": 19_456, "x.cold.1": 5, "y.cold": 3, "y": -3})
-    cache.put("key", old)
-    found = cache.get("key")
-    assert found is not None and found.per_loop == old.per_loop
-    assert found.functions == {"PyDict_GetItemRef": 19_456, "_PyEval_EvalFrameDefault": -4_996, "x": 5}
-
-
 def test_per_loop_functions_and_shifts(tmp_path: Path) -> None:
     low, high = tmp_path / "low", tmp_path / "high"
     low.write_text("events: Ir\nfn=(1) f\n1 1000\nfn=(2) g\n1 500\n")

@@ -339,14 +339,6 @@ def function_costs(path: Path) -> dict[str, int]:
     return costs
 
 
-def merge_cold_parts(functions: Mapping[str, int]) -> dict[str, int]:
-    """Per-function counts with each ``f.cold`` part added to ``f`` (see :func:`function_costs`)."""
-    merged: Counter[str] = Counter()
-    for name, value in functions.items():
-        merged[_COLD_SUFFIX.sub("", name)] += value
-    return {name: value for name, value in sorted(merged.items()) if value}
-
-
 def per_loop_functions(low: Sequence[Path], high: Sequence[Path], loops: int) -> dict[str, int]:
     """Per-loop self instructions by function, from the N- and 2N-loop runs' output files
     (summed over a run's processes; non-zero only)."""
@@ -477,15 +469,10 @@ class CountCache:
 
     @staticmethod
     def _count(entry: object) -> InstructionCount | None:
-        if not isinstance(entry, dict):
-            return None
-        functions = entry.get("functions")
-        if not isinstance(functions, dict) or not functions:
-            return None  # written before per-function counts were kept
-        # Counts cached before cold parts were merged into their functions are merged on reading.
-        fields = {**entry, "functions": merge_cold_parts(functions)}
+        if not isinstance(entry, dict) or not entry.get("functions"):
+            return None  # none, or written before per-function counts were kept
         try:
-            return InstructionCount(**cast(dict[str, Any], fields))
+            return InstructionCount(**cast(dict[str, Any], entry))
         except TypeError:
             return None  # written by another version of this class
 
