@@ -1,11 +1,13 @@
-"""quicken verify on the real series: the quick gate passes, and it catches the three bugs.
+"""quicken verify on the real series: the quick gate passes, and it catches four bugs.
 
 The product series is applied to the pinned CPython and its tip is built (ccache
 makes the second side cheap).  The quick differential programs must pass on
 it.  Then ``tests/fixtures/unfixed/revert-the-sameness-fixes.diff`` -- the C
-changes of the three fixes of issue 15, reversed -- is committed aside on top
-of the tip, regenerated, built, and checked with ``verify --head``: the gate
-must fail, naming the program and the first differing line of each bug.
+changes of the three fixes of issue 15, reversed -- and
+``tests/fixtures/unfixed/forget-no-hash-of-a-reused-zip-or-enumerate-tuple.diff``
+-- 0015 without its forget calls in zip and enumerate -- are committed aside
+on top of the tip, regenerated, built, and checked with ``verify --head``: the
+gate must fail, naming the program and the first differing line of each bug.
 
 Slow; set QUICKEN_SKIP_INTEGRATION=1 to skip it locally.
 """
@@ -23,7 +25,9 @@ from quicken.series import load as load_series
 from quicken.worktree import WorkTree
 from realproject import MARKS, ROOT, write_config
 
-UNFIX = ROOT / "tests" / "fixtures" / "unfixed" / "revert-the-sameness-fixes.diff"
+UNFIXED = ROOT / "tests" / "fixtures" / "unfixed"
+UNFIX = (UNFIXED / "revert-the-sameness-fixes.diff",
+         UNFIXED / "forget-no-hash-of-a-reused-zip-or-enumerate-tuple.diff")
 
 pytestmark = MARKS
 
@@ -42,7 +46,7 @@ def series_project(tmp_path_factory: pytest.TempPathFactory) -> config.Config:
 
 
 def unfixed_commit(cfg: config.Config) -> str:
-    """The series tip with the three fixes reverted, regenerated, committed aside."""
+    """The series tip with the bugs put back, regenerated, committed aside."""
     wt = WorkTree(cfg)
     g = wt.repo()
     tip = wt.head()
@@ -50,12 +54,13 @@ def unfixed_commit(cfg: config.Config) -> str:
         scratch = g.with_tree(Path(tmp) / "tree", Path(tmp) / "index")
         scratch.work_tree.mkdir()  # type: ignore[union-attr]
         scratch("read-tree", tip)
-        scratch("apply", "--cached", str(UNFIX))
+        for diff in UNFIX:
+            scratch("apply", "--cached", str(diff))
         scratch("checkout-index", "-a", "-u")
         changed = scratch("diff", "--cached", "--name-only", tip).splitlines()
         regen.regenerate(cfg, scratch, changed, None)
         tree = scratch("write-tree")
-    commit = g.commit_tree(tree, tip, "test: revert the three sameness fixes of issue 15\n", PIN_IDENTITY)
+    commit = g.commit_tree(tree, tip, "test: put four fixed bugs back\n", PIN_IDENTITY)
     g.update_ref("refs/quicken/test/unfixed", commit)
     return commit
 
@@ -82,4 +87,7 @@ def test_quick_verify_passes_on_the_series_and_fails_without_the_fixes(series_pr
     # 0003, 0006: the fused instructions are lost once UNPACK_SEQUENCE specialized first
     assert ("fused_after_unpack.py (release): never reached FOR_ITER_DICT_ITEMS, FOR_ITER_ENUMERATE"
             in failures)
+    # 0015: a zip or enumerate tuple reused in place answers with its old hash
+    assert "tuple_hash.py (release): output differs: stdout line" in failures
+    assert "zip: [" in failures
     assert verify.standing(cfg, series, tip).word() == "verified"  # --head writes no record

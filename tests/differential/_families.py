@@ -4,7 +4,7 @@ specialized form by warm_all(); the bodies are kept on separate lines so
 that line events are meaningful."""
 
 from array import array
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 
 from _harness import fresh, live, warm
 
@@ -133,6 +133,17 @@ def branches(n, xs):
     return out
 
 
+Pair = namedtuple("Pair", "x y")
+
+
+def tuple_keys(table, points):
+    for x, y in points:
+        key = Pair(x, y)
+        table[key] = table.get(key, 0) + 1
+        table[(x, "s")] = table.get((x, "s"), 0) + 1
+    return sorted(map(repr, table.items()))
+
+
 def cases():
     """(name, function, argument factory) for every family."""
     return [
@@ -148,6 +159,7 @@ def cases():
         ("slices", slices, lambda: ([1, 2, 3, 4], "slice")),
         ("counting", counting, lambda: (defaultdict(int), ["a", "b", "a"])),
         ("branches", branches, lambda: (2, [0, 1, None, 3, 2])),
+        ("tuple_keys", tuple_keys, lambda: ({}, [(1, 2), (3, 4), (1, 2)])),
     ]
 
 
