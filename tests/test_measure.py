@@ -165,9 +165,12 @@ def test_callgrind_per_loop_difference_is_positive_repeatable_and_scales(tmp_pat
     bench_small = Benchmark("small", "micro", small)
     bench_large = Benchmark("large", "micro", large)
 
-    first = M.count_instructions(bench_small, sys.executable, pyperf_dir, tmp_path / "cg", loops=400)
-    second = M.count_instructions(bench_small, sys.executable, pyperf_dir, tmp_path / "cg", loops=400)
-    doubled = M.count_instructions(bench_large, sys.executable, pyperf_dir, tmp_path / "cg", loops=400)
+    def count(bench: Benchmark) -> M.InstructionCount:
+        # one heap state: the states are test_a_small_loop_is_the_median_of_its_heap_states'
+        return M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg", loops=400,
+                                    heap_pads=(0,))
+
+    first, second, doubled = count(bench_small), count(bench_small), count(bench_large)
 
     assert first.per_loop > 0
     assert first.total_high > first.total_low > 1_000_000  # includes interpreter start-up
@@ -307,13 +310,62 @@ def test_bytecode_written_by_another_run_between_the_counted_runs_changes_nothin
         return _worker_command(bench, loops, os.environ, pyperf_dir)
 
     disturbed = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg1", loops=20,
-                                     command_for=command_for)
+                                     command_for=command_for, heap_pads=(0,))
     assert made == [20, 20, 40]  # the uncounted run, then the two counted ones
     made.clear()
     calm = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg2", loops=20,
-                                command_for=command_for)
+                                command_for=command_for, heap_pads=(0,))
     # the new __pycache__ beside the script still changes the directory the 2N-loop run lists at
     # start-up: about 30,000 instructions once, under 0.1 % of a loop here (without the private
     # prefix that run loads helper instead of compiling it, and the count fails outright)
     assert abs(disturbed.per_loop - calm.per_loop) <= calm.per_loop * 0.01
     assert M.PYC_PREFIX_KEY in M.CountCache.key("tree", (), bench, 20)
+
+
+def test_a_counted_run_gets_only_the_environment_its_command_set() -> None:
+    caller = {"PATH": "/usr/bin", "HOME": "/root", "SSH_CLIENT": "10.0.0.1 5 22", "OLDPWD": "/tmp",
+              "PYTHONPATH": "/site", "LANG": "C.UTF-8", "TMPDIR": "/var/tmp"}
+    command = {**caller, "PYTHONPATH": "/pyperf", "PYTHONHASHSEED": "0", "VIRTUAL_ENV": "/venv",
+               "LANG": "C.UTF-8"}
+    counted = M.counted_environment(command, caller)
+    # the caller's session variables are gone; what the command set or changed, PYTHON* and the
+    # few a benchmark may need stay
+    assert counted == {"PATH": "/usr/bin", "HOME": "/root", "TMPDIR": "/var/tmp", "PYTHONPATH": "/pyperf",
+                       "PYTHONHASHSEED": "0", "VIRTUAL_ENV": "/venv"}
+    # a PYTHON* variable the command inherited unchanged is still the command's
+    assert M.counted_environment({"PYTHONPATH": "/site"}, caller) == {"PYTHONPATH": "/site"}
+    # the cache keeps counts made this way apart from counts made any other way
+    bench = Benchmark("tiny", "micro", Path(__file__))
+    assert M.HEAP_STATES_KEY in M.CountCache.key("tree", (), bench, 1)
+
+
+#: TINY with a body whose work grows with the heap pad, so each state's count can be told apart, and
+#: a check that the caller's session is not passed on.
+PADDED = TINY.format(n=f'50 + 10 * len(os.environ["{M.HEAP_PAD_VARIABLE}"]) // 16').replace(
+    "import pyperf\n", 'import os, pyperf\nassert "QUICKEN_TEST_SESSION_VARIABLE" not in os.environ\n')
+
+
+@pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind not installed")
+def test_a_small_loop_is_the_median_of_its_heap_states(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    pyperf_dir = prepare_pyperf_path(tmp_path / "cache")
+    check_target_python(sys.executable, pyperf_dir)
+    script = tmp_path / "bm_padded.py"
+    script.write_text(PADDED, encoding="utf-8")
+    bench = Benchmark("padded", "micro", script)
+    # the counted runs do not see this process's session variables (the script checks)
+    monkeypatch.setenv("QUICKEN_TEST_SESSION_VARIABLE", "x" * 4000)
+    pads = (32, 0, 16)  # out of order: the median is the middle count, not the middle of the list
+    count = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg", loops=20, heap_pads=pads)
+    at32, at0, at16 = count.heap_states
+    # pad 0 runs 50 iterations a loop, pad 16 60, pad 32 70: the counts grow with the body
+    assert 1.1 < at16 / at0 < 1.3 and 1.1 < at32 / at16 < 1.3
+    assert count.per_loop == at16
+    assert (tmp_path / "cg" / "padded.20.callgrind").is_file()  # the first pad's files keep the plain name
+    assert (tmp_path / "cg" / "padded.pad0.40.callgrind").is_file()
+    assert (tmp_path / "cg" / "padded.pad16.40.callgrind").is_file()
+    # a loop of HEAP_STATES_BELOW instructions or more is counted at the first state only
+    monkeypatch.setattr(M, "HEAP_STATES_BELOW", 1)
+    once = M.count_instructions(bench, sys.executable, pyperf_dir, tmp_path / "cg1", loops=20, heap_pads=pads)
+    assert once.heap_states == (once.per_loop,) and abs(once.per_loop - at32) <= at32 // 100
+    assert not list((tmp_path / "cg1").glob("*.pad*"))

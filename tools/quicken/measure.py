@@ -19,6 +19,14 @@ the same in both, on both builds of a comparison, whatever else runs the build.
 Counts are per *outer* pyperf loop (one call of the timed body per loop),
 which is what matters for a base/head ratio.
 
+A count is deterministic, but it is one sample of the allocator's state: where
+a loop's blocks fall in pymalloc's pools depends on every string allocated
+before it (the executable's path, the environment), and a loop that fills and
+empties one pool pays for it on every iteration.  So the counted runs get only
+the environment the command sets itself (:func:`counted_environment`), and a
+small benchmark is counted at several heap states and its count is their
+median (:data:`HEAP_PADS`).
+
 Counts are deterministic, so :class:`CountCache` keeps them: keyed by the
 tree and configuration of the build, the benchmark (name, arguments, script
 digest), the loop count, and the pyperf and valgrind versions and CPU that
@@ -28,6 +36,7 @@ patch *k-1*'s build, and a series run reuses the baseline's.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -69,6 +78,32 @@ COUNT_ENV = {"PYTHONHASHSEED": HASH_SEED, "PYTHONDONTWRITEBYTECODE": "1"}
 #: prefixes).  Part of the cache key.
 PYC_PREFIX_KEY = "PYTHONPYCACHEPREFIX=private, filled by one uncounted run"
 
+#: The heap states a benchmark of fewer than :data:`HEAP_STATES_BELOW` instructions per loop is
+#: counted at: the lengths of :data:`HEAP_PAD_VARIABLE` in its environment, 16 bytes apart (one
+#: pymalloc size class; 8 bytes apart, every other state is the same).  Its count is the median
+#: state's.  Why: a loop that allocates and frees a block pays pymalloc's pool bookkeeping on
+#: every iteration when that block fills its pool, and which pool it falls in is decided by what
+#: was allocated before the loop, down to the length of the executable's path.  Measured on
+#: init_defaults, 0014 -> 0015 of the series, release, at pads 0, 8, ... 56: 0014 142,538 to
+#: 143,115 instructions per loop, 0015 143,145 to 143,995.  The one state each side was counted
+#: at by ``quicken validate`` (base ``rev-<tree>/obj/python``, head ``patched/obj/python``: paths
+#: of different lengths) paired 0014's lowest with 0015's highest, +1.03 %, over the gate's 1 %.
+#: With the caller's environment left out and the median of these five states: +0.38 % (142,605 ->
+#: 143,145), which is the work of the functions the patch changes (tupledealloc +540 a loop).
+HEAP_PADS = (0, 16, 32, 48, 64)
+HEAP_PAD_VARIABLE = "QUICKEN_HEAP_PAD"
+#: From this many instructions per loop (at the first heap state) up, a benchmark is counted at the
+#: first state only: the states moved init_defaults by up to 850 instructions a loop, under 0.01 %
+#: of a loop this size, whose own allocations also move its blocks between pools as it runs; and
+#: its runs are the ones that take minutes.
+HEAP_STATES_BELOW = 10_000_000
+#: The caller's variables a counted run keeps (:func:`counted_environment`).
+CALLER_VARIABLES = ("PATH", "HOME", "TMPDIR")
+
+#: How counts sample the heap (part of the cache key): a count made otherwise is another measurement.
+HEAP_STATES_KEY = (f"heap states {HEAP_PAD_VARIABLE}={','.join(map(str, HEAP_PADS))} "
+                   f"below {HEAP_STATES_BELOW}, caller environment {','.join(CALLER_VARIABLES)},PYTHON*")
+
 _TOTAL_RE = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
 
@@ -87,6 +122,9 @@ class InstructionCount:
     aslr_disabled: bool
     # Self instructions of one steady-state loop, per function (non-zero only)
     functions: dict[str, int] = field(default_factory=dict)
+    # Per-loop counts at each heap state counted (HEAP_PADS order); the totals and functions
+    # above are the median state's.  One state: () or a single value.
+    heap_states: tuple[int, ...] = ()
 
     @property
     def per_loop(self) -> int:
@@ -186,16 +224,17 @@ class _Runs:
     command_for: Callable[[int], Command] | None
     pycache: Path
 
-    def command(self, loops: int, *, counted: bool) -> Command:
-        """The benchmark's command for ``loops``: a counted run reads its bytecode prefix, the
-        uncounted one fills it."""
-        env = {**COUNT_ENV, "PYTHONPYCACHEPREFIX": str(self.pycache)}
+    def command(self, loops: int, *, counted: bool, pad: int = 0) -> Command:
+        """The benchmark's command for ``loops`` at heap state ``pad``: a counted run reads its
+        bytecode prefix, the uncounted one fills it."""
+        env = {**COUNT_ENV, "PYTHONPYCACHEPREFIX": str(self.pycache), HEAP_PAD_VARIABLE: "." * pad}
         if self.command_for is not None:
             made = self.command_for(loops)
             command = Command(made.argv, {**made.env, **env}, made.cwd)
         else:
             command = single_run_command(self.bench, self.python, self.pyperf_dir, loops,
                                          worker_task=self.worker_task, extra_env=env)
+        command = Command(command.argv, counted_environment(command.env), command.cwd)
         if counted:
             return command
         return Command(command.argv, {name: value for name, value in command.env.items()
@@ -215,10 +254,24 @@ class _Runs:
                                f"run it directly: {' '.join(command.argv)}")
 
 
+def counted_environment(env: Mapping[str, str], caller: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` without what it only inherited from ``caller`` (default: this process's environment).
+
+    A command made for a benchmark starts from the caller's environment, which differs between
+    shells, sessions and users (``SSH_CLIENT``, ``OLDPWD``, a terminal's variables), and its size
+    is part of the heap state a count samples: the two sides of a comparison, or a count cached in
+    one session and compared with one made in the next, would then differ by that.  Kept: what the
+    command set or changed, the ``PYTHON*`` variables, and :data:`CALLER_VARIABLES`.
+    """
+    inherited = os.environ if caller is None else caller
+    return {name: value for name, value in env.items()
+            if inherited.get(name) != value or name in CALLER_VARIABLES or name.startswith("PYTHON")}
+
+
 def _run_once(runs: _Runs, loops: int, out_file: Path, *, valgrind: str, prefix: list[str],
-              trace_children: bool = False) -> list[Path]:
+              trace_children: bool = False, pad: int = 0) -> list[Path]:
     """Run the benchmark once under callgrind; its output files (see :func:`callgrind_files`)."""
-    command = runs.command(loops, counted=True)
+    command = runs.command(loops, counted=True, pad=pad)
     argv = callgrind_argv(command.argv, out_file, valgrind=valgrind, no_aslr_prefix=prefix,
                           trace_children=trace_children)
     for stale in [out_file, *callgrind_files(out_file, True)]:
@@ -239,49 +292,59 @@ def count_instructions(
     disable_aslr: bool = True,
     timeout: float | None = 1800.0,
     command_for: Callable[[int], Command] | None = None,
+    heap_pads: Sequence[int] = HEAP_PADS,
 ) -> InstructionCount:
     """Steady-state instructions per loop of ``bench`` run by ``python``.
 
     ``workdir`` receives the callgrind output files (kept for inspection:
-    ``<name>.<N>.callgrind``).  ``loops`` defaults to
-    :data:`DEFAULT_LOOPS` for the benchmark's kind.  ``command_for(loops)``, when
-    given, makes the command instead (a benchmark in pyperformance's own venv).
+    ``<name>.<N>.callgrind``, ``<name>.pad<P>.<N>.callgrind`` at the other heap states).
+    ``loops`` defaults to :data:`DEFAULT_LOOPS` for the benchmark's kind.  ``command_for(loops)``,
+    when given, makes the command instead (a benchmark in pyperformance's own venv).
     A benchmark that times a command (:func:`times_a_command`) is counted with
     its child processes, one output file per process (``<name>.<N>.callgrind.<pid>``).
     The counted runs read their bytecode from a private prefix (:data:`PYC_PREFIX_KEY`),
-    filled by one run with ``loops`` loops outside callgrind.
+    filled by one run with ``loops`` loops outside callgrind.  A benchmark of fewer than
+    :data:`HEAP_STATES_BELOW` instructions per loop at the first of ``heap_pads`` is counted at
+    the others too, and the median state is its count.
     """
     valgrind_path = find_valgrind(valgrind)
     n = loops if loops is not None else DEFAULT_LOOPS[bench.kind]
     if n < 1:
         raise ValueError("loops must be >= 1")
+    if not heap_pads:
+        raise ValueError("heap_pads must name at least one heap state")
     prefix = _setarch_prefix() if disable_aslr else []
     workdir.mkdir(parents=True, exist_ok=True)
     children = times_a_command(bench.script)
-    runs: list[list[Path]] = []
+    states: list[InstructionCount] = []
     with tempfile.TemporaryDirectory(prefix="quicken-pycache-") as pycache:
         how = _Runs(bench, python, pyperf_dir, worker_task, timeout, command_for, Path(pycache))
         warm = how.command(n, counted=False)
         how.run(list(warm.argv), warm, f"uncounted run with {n} loops (it caches the bytecode)")
-        for count in (n, 2 * n):
-            out_file = workdir / f"{bench.name}.{count}.callgrind"
-            runs.append(_run_once(how, count, out_file, valgrind=valgrind_path, prefix=prefix,
-                                  trace_children=children))
+        for pad in heap_pads:
+            if states and states[0].per_loop >= HEAP_STATES_BELOW:
+                break
+            runs: list[list[Path]] = []
+            stem = bench.name if pad == heap_pads[0] else f"{bench.name}.pad{pad}"
+            for count in (n, 2 * n):
+                out_file = workdir / f"{stem}.{count}.callgrind"
+                runs.append(_run_once(how, count, out_file, valgrind=valgrind_path, prefix=prefix,
+                                      trace_children=children, pad=pad))
+            states.append(_state_count(bench.name, n, runs, bool(prefix)))
+    median = sorted(states, key=lambda state: state.per_loop)[(len(states) - 1) // 2]
+    return dataclasses.replace(median, heap_states=tuple(state.per_loop for state in states))
+
+
+def _state_count(name: str, n: int, runs: list[list[Path]], aslr_disabled: bool) -> InstructionCount:
+    """The count of one heap state from its N- and 2N-loop runs' output files."""
     low, high = (sum(parse_callgrind_total(f) for f in files) for files in runs)
-    functions = per_loop_functions(runs[0], runs[1], n)
     if high <= low:
         raise MeasureError(
-            f"{bench.name}: {2 * n} loops took no more instructions than {n} ({high} <= {low})",
+            f"{name}: {2 * n} loops took no more instructions than {n} ({high} <= {low})",
             "the benchmark body does not depend on the loop count; increase loops",
         )
-    return InstructionCount(
-        benchmark=bench.name,
-        loops=n,
-        total_low=low,
-        total_high=high,
-        aslr_disabled=bool(prefix),
-        functions=functions,
-    )
+    return InstructionCount(benchmark=name, loops=n, total_low=low, total_high=high,
+                            aslr_disabled=aslr_disabled, functions=per_loop_functions(runs[0], runs[1], n))
 
 
 _COMPRESSED_NAME = re.compile(r"\((\d+)\)(?:\s+(.*))?$")
@@ -448,7 +511,7 @@ class CountCache:
         parts = [tree, " ".join(configure), bench.name, " ".join(bench.args), str(loops), script,
                  *(["child processes"] if times_a_command(bench.script) else []),
                  f"pyperf {pyperf.__version__}", valgrind_version(find_valgrind(valgrind)), cpu_model(),
-                 *(f"{name}={value}" for name, value in COUNT_ENV.items()), PYC_PREFIX_KEY]
+                 *(f"{name}={value}" for name, value in COUNT_ENV.items()), PYC_PREFIX_KEY, HEAP_STATES_KEY]
         return "|".join(parts)
 
     def _read(self) -> dict[str, dict[str, object]]:
@@ -472,7 +535,8 @@ class CountCache:
         if not isinstance(entry, dict) or not entry.get("functions"):
             return None  # none, or written before per-function counts were kept
         try:
-            return InstructionCount(**cast(dict[str, Any], entry))
+            fields = cast(dict[str, Any], entry)
+            return InstructionCount(**{**fields, "heap_states": tuple(fields.get("heap_states", ()))})
         except TypeError:
             return None  # written by another version of this class
 
