@@ -309,6 +309,9 @@ def test_pystats_are_attributed_to_the_benchmark_that_ran(
     table = bench.pystats(None, tuple(benches), "baseline", "patched", tmp_path, out,  # type: ignore[arg-type]
                           lambda _: None).read_text()
     assert json.loads((out / "pystats" / "head.json").read_text())["opcode[BINARY_OP].execution_count"] == 910
+    own = json.loads((out / "pystats" / "head-by-benchmark.json").read_text())
+    assert own["cold"] == {"opcode[BINARY_OP].specializable": 1, "opcode[BINARY_OP].execution_count": 10,
+                           "opcode[BINARY_OP_ADD_INT].execution_count": 990}
     by_bench = table.split("Where the head's unspecialized executions are")[1]
     rows = [line for line in by_bench.splitlines() if line.startswith("| hot") or line.startswith("| cold")]
     assert rows == [  # most unspecialized executions first; shares of each benchmark's own total

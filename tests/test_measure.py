@@ -336,7 +336,9 @@ def test_a_counted_run_gets_only_the_environment_its_command_set() -> None:
     assert M.counted_environment({"PYTHONPATH": "/site"}, caller) == {"PYTHONPATH": "/site"}
     # the cache keeps counts made this way apart from counts made any other way
     bench = Benchmark("tiny", "micro", Path(__file__))
-    assert M.HEAP_STATES_KEY in M.CountCache.key("tree", (), bench, 1)
+    assert M.heap_states_key() in M.CountCache.key("tree", (), bench, 1)
+    # and counts made at other heap states apart from these
+    assert M.CountCache.key("tree", (), bench, 1, heap_pads=(0,)) != M.CountCache.key("tree", (), bench, 1)
 
 
 #: TINY with a body whose work grows with the heap pad, so each state's count can be told apart, and

@@ -184,6 +184,15 @@ def test_pystats_deltas_and_render() -> None:
     assert "POP_JUMP_IF_TRUE |" not in table
     assert f"| **adaptive families not specialized** | {400 / base.total:.2%} |" in table
     assert f"(3.14's classification, gh-123236) | {405 / base.total:.2%} | {135 / head.total:.2%} |" in table
+    # where the head's share is, largest family first, with what specializing it and those above
+    # would leave; the branches are not in it (3.14's classification)
+    generic = table[table.index("| not specialized (3.14's classification)"):].splitlines()[2:]
+    assert generic == [
+        f"| LOAD_ATTR | 90 | 90 | {90 / head.total:.2%} | {45 / head.total:.2%} |",
+        f"| BINARY_OP | 300 | 30 | {30 / head.total:.2%} | {15 / head.total:.2%} |",
+        f"| LOAD_SUPER_ATTR | 10 | 10 | {10 / head.total:.2%} | {5 / head.total:.2%} |",
+        f"| CALL | 5 | 5 | {5 / head.total:.2%} | 0.00% |",
+    ]
 
 
 def test_pystats_load_refuses_garbage(tmp_path: Path) -> None:

@@ -313,6 +313,10 @@ def pystats(
                 raise QuickenError(f"pystats: {side.label} ({side.python}) left no statistics in {raw}",
                                    "is it a --enable-pystats build, and did something else empty that "
                                    "directory meanwhile?")
+            # each benchmark's own counters (failure kinds included), for questions the tables
+            # below do not answer
+            (stats / f"{side_name}-by-benchmark.json").write_text(
+                json.dumps(own, indent=1, sort_keys=True) + "\n")
             summarize = side.src / "Tools" / "scripts" / "summarize_stats.py"
             target = stats / f"{side_name}.json"
             md = subprocess.run([str(side.python), str(summarize), str(raw), "--json-output", str(target)],

@@ -100,9 +100,13 @@ HEAP_STATES_BELOW = 10_000_000
 #: The caller's variables a counted run keeps (:func:`counted_environment`).
 CALLER_VARIABLES = ("PATH", "HOME", "TMPDIR")
 
-#: How counts sample the heap (part of the cache key): a count made otherwise is another measurement.
-HEAP_STATES_KEY = (f"heap states {HEAP_PAD_VARIABLE}={','.join(map(str, HEAP_PADS))} "
-                   f"below {HEAP_STATES_BELOW}, caller environment {','.join(CALLER_VARIABLES)},PYTHON*")
+
+def heap_states_key(heap_pads: Sequence[int] = HEAP_PADS) -> str:
+    """How counts at ``heap_pads`` sample the heap (part of the cache key): a count made otherwise
+    is another measurement."""
+    return (f"heap states {HEAP_PAD_VARIABLE}={','.join(map(str, heap_pads))} "
+            f"below {HEAP_STATES_BELOW}, caller environment {','.join(CALLER_VARIABLES)},PYTHON*")
+
 
 _TOTAL_RE = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
@@ -506,12 +510,13 @@ class CountCache:
 
     @staticmethod
     def key(tree: str, configure: tuple[str, ...] | list[str], bench: Benchmark, loops: int,
-            valgrind: str = "valgrind") -> str:
+            valgrind: str = "valgrind", heap_pads: Sequence[int] = HEAP_PADS) -> str:
         script = hashlib.sha256(bench.script.read_bytes()).hexdigest()[:16]
         parts = [tree, " ".join(configure), bench.name, " ".join(bench.args), str(loops), script,
                  *(["child processes"] if times_a_command(bench.script) else []),
                  f"pyperf {pyperf.__version__}", valgrind_version(find_valgrind(valgrind)), cpu_model(),
-                 *(f"{name}={value}" for name, value in COUNT_ENV.items()), PYC_PREFIX_KEY, HEAP_STATES_KEY]
+                 *(f"{name}={value}" for name, value in COUNT_ENV.items()), PYC_PREFIX_KEY,
+                 heap_states_key(heap_pads)]
         return "|".join(parts)
 
     def _read(self) -> dict[str, dict[str, object]]:

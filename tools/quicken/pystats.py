@@ -239,5 +239,31 @@ def render(base: Summary, head: Summary) -> str:
         f"{base.upstream_not_specialized_share:.2%} | {head.upstream_not_specialized_share:.2%} |",
         f"| misses per specialized execution | {base.miss_share:.3%} | {head.miss_share:.3%} |",
         f"| deopts | {base.deopts:,} | {head.deopts:,} |",
+        "",
+        render_generic(base, head),
     ]
+    return "\n".join(lines)
+
+
+def render_generic(base: Summary, head: Summary) -> str:
+    """Where 3.14's "Not specialized" share is, family by family, the head's largest first: each
+    family's generic executions on both sides, its part of the head's share, and the head's share
+    left once it and every family above it were specialized completely: the lowest share that
+    specializing those families could reach."""
+    lines = [
+        "| not specialized (3.14's classification) | base executions | head executions "
+        "| head, share of all executed | head's share without it and the families above |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    base_generic, head_generic = base.upstream_generic, head.upstream_generic
+    left = sum(head_generic.values())
+    def largest_first(family: str) -> tuple[int, int, str]:
+        return -head_generic.get(family, 0), -base_generic.get(family, 0), family
+
+    for name in sorted(set(base_generic) | set(head_generic), key=largest_first):
+        count = head_generic.get(name, 0)
+        left -= count
+        share = count / head.total if head.total else 0.0
+        rest = left / head.total if head.total else 0.0
+        lines.append(f"| {name} | {base_generic.get(name, 0):,} | {count:,} | {share:.2%} | {rest:.2%} |")
     return "\n".join(lines)
