@@ -256,10 +256,11 @@ def render_generic(base: Summary, head: Summary) -> str:
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     base_generic, head_generic = base.upstream_generic, head.upstream_generic
-    left = sum(head_generic.values())
+
     def largest_first(family: str) -> tuple[int, int, str]:
         return -head_generic.get(family, 0), -base_generic.get(family, 0), family
 
+    left = sum(head_generic.values())
     for name in sorted(set(base_generic) | set(head_generic), key=largest_first):
         count = head_generic.get(name, 0)
         left -= count
